@@ -1,0 +1,177 @@
+"""The kernel's record of a session: every data-channel event and widget record, in order.
+
+Kept in a plain Python list on purpose: a synced or observed list trait appended per event is
+quadratic (../shared/FACTS.md measured 127 s for 5k events). The analysis methods (``events()``,
+``turns()``...) live in :mod:`rt_widget.frames`; they are reached from here so that ``w.log`` and
+``EventLog.load(path)`` answer the same questions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, overload
+
+from .messages import SOURCES, Source
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Record = dict[str, Any]
+
+
+def now_ms() -> float:
+    """Unix epoch milliseconds, the unit of every time in the log."""
+    return time.time() * 1000.0
+
+
+class EventLog:
+    """Append-only, ordered log of records.
+
+    Each record is ``{"seq", "source", "t_browser_ms", "t_kernel_ms", "event"}``: ``seq`` counts
+    from 0 in arrival order, ``source`` is ``server`` (received on the data channel), ``client``
+    (sent on it) or ``widget`` (the widget's own records, ``event.type`` starting ``widget.``).
+    """
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self._records: list[Record] = []
+        for record in records:
+            self._records.append(_checked(record, len(self._records)))
+
+    # -- writing ----------------------------------------------------------------------------------
+    def append(
+        self,
+        source: Source,
+        event: dict[str, Any],
+        t_browser_ms: float | None = None,
+        t_kernel_ms: float | None = None,
+    ) -> Record:
+        """Add one record and return it. ``seq`` and (by default) ``t_kernel_ms`` are stamped here."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        if not isinstance(event, dict):
+            raise TypeError(f"event must be a dict, not {type(event).__name__}")
+        record: Record = {
+            "seq": len(self._records),
+            "source": source,
+            "t_browser_ms": t_browser_ms,
+            "t_kernel_ms": now_ms() if t_kernel_ms is None else t_kernel_ms,
+            "event": event,
+        }
+        self._records.append(record)
+        return record
+
+    # -- reading ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        return self._records[index]
+
+    def __repr__(self) -> str:
+        if not self._records:
+            return "EventLog(0 records)"
+        counts: dict[str, int] = {}
+        for record in self._records:
+            counts[record["source"]] = counts.get(record["source"], 0) + 1
+        parts = ", ".join(f"{n} {source}" for source, n in counts.items())
+        return f"EventLog({len(self._records)} records: {parts})"
+
+    def of_type(self, event_type: str) -> list[Record]:
+        """The records whose ``event["type"]`` is ``event_type`` (``"*"`` for all)."""
+        if event_type == "*":
+            return list(self._records)
+        return [r for r in self._records if r["event"].get("type") == event_type]
+
+    # -- files ------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the log as JSON Lines, one record per line."""
+        with open(path, "w", encoding="utf-8") as f:
+            for record in self._records:
+                f.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                f.write("\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> EventLog:
+        """Read a JSON Lines file written by :meth:`save`. Blank lines are skipped; a line that is
+        not a record raises ``ValueError`` naming the line."""
+        log = cls()
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+                try:
+                    log._records.append(_checked(record, len(log._records)))
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{path}:{lineno}: {exc}") from None
+        return log
+
+    # -- analysis (see rt_widget.frames) ----------------------------------------------------------
+    def events(self) -> pd.DataFrame:
+        """One row per record."""
+        from . import frames
+
+        return frames.events(self)
+
+    def transcripts(self) -> pd.DataFrame:
+        """One row per utterance (user and assistant), in conversation order."""
+        from . import frames
+
+        return frames.transcripts(self)
+
+    def turns(self) -> pd.DataFrame:
+        """One row per response, with the latency of each step and the usage."""
+        from . import frames
+
+        return frames.turns(self)
+
+    def connection(self) -> pd.DataFrame:
+        """One row per call phase, for a waterfall of the handshake."""
+        from . import frames
+
+        return frames.connection(self)
+
+    def stats(self) -> pd.DataFrame:
+        """The ``widget.stats`` samples (getStats) as a time series."""
+        from . import frames
+
+        return frames.stats(self)
+
+
+def _checked(record: Any, expected_seq: int) -> Record:
+    """Validate a record read from elsewhere; keep its own ``seq`` if it has one."""
+    if not isinstance(record, dict):
+        raise TypeError("a record must be a JSON object")
+    event = record.get("event")
+    if not isinstance(event, dict):
+        raise ValueError("a record needs an 'event' object")
+    source = record.get("source")
+    if source not in SOURCES:
+        raise ValueError(f"'source' must be one of {SOURCES}, not {source!r}")
+    seq = record.get("seq", expected_seq)
+    return {
+        "seq": int(seq) if seq is not None else expected_seq,
+        "source": source,
+        "t_browser_ms": _float_or_none(record.get("t_browser_ms")),
+        "t_kernel_ms": _float_or_none(record.get("t_kernel_ms")),
+        "event": event,
+    }
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
