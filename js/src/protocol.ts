@@ -44,18 +44,25 @@ export type HangupReply = CommandReply<Record<string, never>>;
 // -- widget records -------------------------------------------------------------------------------
 export type WidgetState = "idle" | "connecting" | "connected" | "closed" | "failed";
 
-/** Phases of one call, in their usual order; ICE and peer-connection states are `ice_<state>` / `pc_<state>`. */
+/**
+ * Phases of one call, in their usual order; ICE and peer-connection states are `ice_<state>` / `pc_<state>`.
+ * A phase that learns the call id (`answer_received`) carries it as `call_id`: the kernel uses the
+ * latest one to hang up when the widget is closed.
+ */
 export type Phase =
   | "start"
   | "secret_requested"
+  | "secret_minted" // recorded by the kernel
   | "secret_received"
   | "mic_requested"
   | "mic_ready"
   | "offer_created"
+  | "offer_relayed" // recorded by the kernel (relay signaling)
   | "answer_received"
   | "remote_description_set"
   | "channel_open"
   | "session_created"
+  | "hung_up" // recorded by the kernel
   | "closed"
   | `ice_${string}`
   | `pc_${string}`;

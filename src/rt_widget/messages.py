@@ -24,7 +24,11 @@ a command never raises into the comm, so the front end always gets an answer it 
 
 Widget records (``source == "widget"``), ``event["type"]`` in :data:`WIDGET_RECORD_TYPES`:
     ``widget.phase``  ``{"phase": str, ...}`` a step of the call's life (see :data:`PHASES`);
-                      ``phase == "start"`` opens a new call in the log.
+                      ``phase == "start"`` opens a new call in the log. A phase that learns the
+                      call id (``answer_received``, the kernel's ``offer_relayed``) carries it as
+                      ``call_id``: the kernel uses the latest one to hang up when the widget is
+                      closed. The kernel records its own steps (``secret_minted``,
+                      ``offer_relayed``, ``hung_up``, with ``duration_ms``) with no browser time.
     ``widget.state``  ``{"state": str, "reason": str}`` the widget's state changed.
     ``widget.stats``  one ``RTCPeerConnection.getStats()`` sample (see ``STATS_FIELDS``).
     ``widget.error``  ``{"code": str, "message": str}`` something went wrong; ``message`` says
@@ -69,14 +73,17 @@ WIDGET_RECORD_TYPES: Final = (
 PHASES: Final = (
     "start",  # Connect clicked or w.connect(): a new call begins
     "secret_requested",
+    "secret_minted",  # recorded by the kernel
     "secret_received",
     "mic_requested",
     "mic_ready",
     "offer_created",
+    "offer_relayed",  # recorded by the kernel (relay signaling)
     "answer_received",
     "remote_description_set",
     "channel_open",
     "session_created",
+    "hung_up",  # recorded by the kernel
     "closed",
 )
 

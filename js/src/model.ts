@@ -1,0 +1,23 @@
+// The synced traits of rt_widget.RealtimeWidget, as the front end sees them.
+import type { AnyModel } from "@anywidget/types";
+import type { WidgetState } from "./protocol";
+
+export type Signaling = "client_secret" | "relay";
+export type Backend = "openai" | "emulator" | "custom";
+
+export interface WidgetTraits {
+  /** Written by the front end. */
+  state: WidgetState;
+  /** Written by the front end: the latest phase of the current call. */
+  phase: string;
+  /** Written by the front end: the last user-facing error, "" when none. */
+  error: string;
+  /** Written by both sides; the front end applies it to the mic track. */
+  muted: boolean;
+  /** Written by the kernel. */
+  signaling: Signaling;
+  backend: Backend;
+  backend_url: string;
+}
+
+export type Model = AnyModel<WidgetTraits>;

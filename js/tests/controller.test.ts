@@ -1,0 +1,200 @@
+import { describe, expect, it } from "vitest";
+import type { Invoke } from "../src/commands";
+import { RealtimeController } from "../src/controller";
+import { UserFacingError } from "../src/errors";
+import type { Model } from "../src/model";
+import { FakeCall, FakeModel } from "./fakes";
+
+function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
+  const model = new FakeModel(traits);
+  const calls: FakeCall[] = [];
+  const controller = new RealtimeController({
+    model: model as unknown as Model,
+    invoke: (async () => [{ ok: true }, []]) as unknown as Invoke,
+    createCall: (options) => {
+      const call = new FakeCall(options);
+      calls.push(call);
+      return call;
+    },
+  });
+  const types = () => {
+    model.ackAll();
+    return model.records().map((r) => `${r.source}:${r.event.type}${r.event.phase ? `:${r.event.phase}` : ""}${r.event.state ? `:${r.event.state}` : ""}`);
+  };
+  return { model, controller, calls, types };
+}
+
+describe("RealtimeController and the kernel", () => {
+  it("says hello first", () => {
+    const { model } = setup();
+    expect(model.sent[0]).toEqual({ kind: "rt:hello" });
+  });
+
+  it("marks a call left over from before a page reload as closed", () => {
+    const { model, types } = setup({ state: "connected" });
+    expect(model.get("state")).toBe("closed");
+    expect(types()).toEqual(["widget:widget.phase:closed", "widget:widget.state:closed"]);
+  });
+
+  it("starts one call on rt:connect, however often asked, with phase and state records", () => {
+    const { model, calls, types } = setup();
+    model.fromKernel({ kind: "rt:connect" });
+    model.fromKernel({ kind: "rt:connect" });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.started).toBe(true);
+    expect(calls[0]!.options.signaling).toBe("client_secret");
+    expect(model.get("state")).toBe("connecting");
+    expect(model.get("phase")).toBe("start");
+    expect(types()).toEqual(["widget:widget.phase:start", "widget:widget.state:connecting"]);
+  });
+
+  it("pipes every record in order: first at once, the rest after each ack", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    const batches = () => (model.sent as { kind: string; records?: unknown[] }[]).filter((m) => m.kind === "rt:events");
+    expect(batches()).toHaveLength(1);
+    expect(batches()[0]!.records).toHaveLength(1);
+    for (let i = 0; i < 1000; i++) calls[0]!.options.hooks.serverEvent({ type: "response.output_text.delta", event_id: `e${i}`, item_id: "a", delta: "x" }, 1);
+    expect(batches()).toHaveLength(1);
+    model.ackAll();
+    const server = model.records().filter((r) => r.source === "server");
+    expect(server.map((r) => r.event.event_id)).toEqual(Array.from({ length: 1000 }, (_, i) => `e${i}`));
+    expect(batches().length).toBeLessThan(5);
+  });
+
+  it("sends rt:send events on the channel, stamped with an event_id, and logs them as client records", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("kernel");
+    calls[0]!.open();
+    model.fromKernel({ kind: "rt:send", event: { type: "response.create" } });
+    const sent = JSON.parse(calls[0]!.sent[0]!);
+    expect(sent.event_id).toMatch(/^evt_/);
+    model.ackAll();
+    const client = model.records().filter((r) => r.source === "client");
+    expect(client).toEqual([expect.objectContaining({ event: sent })]);
+  });
+
+  it("reports an event it cannot send instead of losing it silently", () => {
+    const { model, types } = setup();
+    model.fromKernel({ kind: "rt:send", event: { type: "response.create" } });
+    expect(types()).toEqual(["widget:widget.error"]);
+    expect(model.records()[0]!.event.code).toBe("not_connected");
+    expect(String(model.get("error"))).toMatch(/no open call/);
+  });
+
+  it("hangs up on rt:disconnect with a reason", () => {
+    const { model, calls, types } = setup();
+    model.fromKernel({ kind: "rt:connect" });
+    calls[0]!.open();
+    model.fromKernel({ kind: "rt:disconnect" });
+    expect(model.get("state")).toBe("closed");
+    expect(types().slice(-2)).toEqual(["widget:widget.phase:closed", "widget:widget.state:closed"]);
+    expect(model.records().at(-1)!.event.reason).toBe("w.disconnect() in the kernel");
+  });
+});
+
+describe("RealtimeController and the call", () => {
+  it("tracks state: connecting -> connected -> failed with the error shown, then a fresh call", () => {
+    const { model, controller, calls, types } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    expect(model.get("state")).toBe("connected");
+    calls[0]!.end({ state: "failed", reason: "ICE failed", error: new UserFacingError("ice_failed", "The network path failed.") });
+    expect(model.get("state")).toBe("failed");
+    expect(model.get("error")).toBe("The network path failed.");
+    expect(types().slice(-3)).toEqual(["widget:widget.phase:closed", "widget:widget.error", "widget:widget.state:failed"]);
+    controller.connect("click");
+    expect(calls).toHaveLength(2);
+    expect(model.get("error")).toBe("");
+    expect(model.get("state")).toBe("connecting");
+  });
+
+  it("puts the call id on phase records once known", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    model.ackAll();
+    const open = model.records().find((r) => r.event.phase === "channel_open")!;
+    expect(open.event.call_id).toBe("rtc_1");
+  });
+
+  it("logs malformed messages as widget.error with the raw text, at their receipt time", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.options.hooks.malformed("{oops", "Unexpected token", 1234.5);
+    model.ackAll();
+    const record = model.records().at(-1)! as { t_browser_ms?: number; event: Record<string, unknown> };
+    expect(record.event).toMatchObject({ type: "widget.error", code: "malformed_event", raw: "{oops" });
+    expect(record.t_browser_ms).toBe(1234.5);
+  });
+
+  it("feeds the transcript and shows service errors", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    const hooks = calls[0]!.options.hooks;
+    hooks.serverEvent({ type: "response.output_audio_transcript.delta", item_id: "a1", delta: "Hi" }, 1);
+    expect(controller.transcript.list().map((e) => e.text)).toEqual(["Hi"]);
+    hooks.serverEvent({ type: "error", error: { message: "Unknown parameter: 'session.foo'." } }, 2);
+    expect(model.get("error")).toBe("The service reported: Unknown parameter: 'session.foo'.");
+  });
+
+  it("applies the muted trait to the call, whichever side set it", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    model.set("muted", true); // from the kernel
+    expect(calls[0]!.muted).toBe(true);
+    controller.setMuted(false); // from the panel
+    expect(calls[0]!.muted).toBe(false);
+    expect(model.get("muted")).toBe(false);
+  });
+
+  it("sends a typed message as an item plus response.create", () => {
+    const { controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    expect(controller.sendText("  hello  ")).toBe(true);
+    expect(calls[0]!.sent.map((t) => JSON.parse(t))).toEqual([
+      expect.objectContaining({
+        type: "conversation.item.create",
+        item: { type: "message", role: "user", content: [{ type: "input_text", text: "hello" }] },
+      }),
+      expect.objectContaining({ type: "response.create" }),
+    ]);
+    expect(controller.sendText("   ")).toBe(false);
+  });
+
+  it("push-to-talk: turn detection off, clear on press, commit + response on release", () => {
+    const { controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    controller.setPushToTalk(true);
+    controller.pressToTalk();
+    controller.releaseToTalk();
+    expect(calls[0]!.sent.map((t) => JSON.parse(t).type)).toEqual([
+      "session.update",
+      "input_audio_buffer.clear",
+      "input_audio_buffer.commit",
+      "response.create",
+    ]);
+  });
+
+  it("push-to-talk turned on before connecting applies when the session starts", () => {
+    const { controller, calls } = setup();
+    controller.setPushToTalk(true);
+    controller.connect("click");
+    calls[0]!.open();
+    calls[0]!.options.hooks.serverEvent({ type: "session.created", session: { audio: { input: { turn_detection: { type: "server_vad" } } } } }, 1);
+    expect(JSON.parse(calls[0]!.sent[0]!)).toMatchObject({ type: "session.update", session: { audio: { input: { turn_detection: null } } } });
+  });
+
+  it("dispose hangs up and detaches from the model", () => {
+    const { model, controller, calls } = setup();
+    controller.connect("click");
+    calls[0]!.open();
+    controller.dispose();
+    expect(calls[0]!.isFinished).toBe(true);
+    expect(model.listenerCount).toBe(0);
+  });
+});
