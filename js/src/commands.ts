@@ -37,7 +37,7 @@ export async function runCommand<T extends object>(
     }
     if (!reply.ok) {
       const error = (reply as { error?: unknown }).error;
-      throw new UserFacingError(failureCode, typeof error === "string" && error ? error : `${name} failed in the kernel.`);
+      throw new UserFacingError(failureCode, typeof error === "string" && error ? error : `${name} failed in the kernel.`, true);
     }
     return reply as T;
   } catch (error) {

@@ -334,7 +334,8 @@ export class RealtimeController implements PanelSource {
     this.ptt.reset();
     this.lastStats = null;
     if (end.error) {
-      this.record("widget", { type: "widget.error", code: end.error.code, message: end.error.message });
+      // An error from a command reply is in the log already (the kernel records its own).
+      if (!end.error.loggedByKernel) this.record("widget", { type: "widget.error", code: end.error.code, message: end.error.message });
       this.setTraits({ error: end.error.message });
     }
     this.setState(end.state, end.reason);

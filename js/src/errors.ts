@@ -5,6 +5,8 @@ export class UserFacingError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The kernel said so in a command reply, and has logged its own `widget.error` for it. */
+    readonly loggedByKernel = false,
   ) {
     super(message);
     this.name = "UserFacingError";

@@ -276,7 +276,7 @@ describe("Call microphone switching", () => {
     await t.call.start();
     t.call.setMuted(true);
     await t.call.switchMicrophone("usb-mic");
-    expect(t.getUserMedia.mock.calls[1]![0]).toMatchObject({ audio: { deviceId: { exact: "usb-mic" } } });
+    expect((t.getUserMedia.mock.calls[1] as unknown[])[0]).toMatchObject({ audio: { deviceId: { exact: "usb-mic" } } });
     expect(t.streams[0]!.tracks[0]!.stopped).toBe(true);
     expect(t.streams[1]!.tracks[0]!.enabled).toBe(false);
     expect(t.pc.tracks.at(-1)).toBe(t.streams[1]!.tracks[0]);
@@ -288,6 +288,6 @@ describe("Call microphone switching", () => {
     const t = setup();
     await t.call.switchMicrophone("usb-mic");
     await t.call.start();
-    expect(t.getUserMedia.mock.calls[0]![0]).toMatchObject({ audio: { deviceId: { exact: "usb-mic" } } });
+    expect((t.getUserMedia.mock.calls[0] as unknown[])[0]).toMatchObject({ audio: { deviceId: { exact: "usb-mic" } } });
   });
 });

@@ -198,3 +198,13 @@ describe("RealtimeController and the call", () => {
     expect(model.listenerCount).toBe(0);
   });
 });
+
+describe("RealtimeController error records", () => {
+  it("does not log twice an error the kernel already logged with its command reply", () => {
+    const { model, controller, calls, types } = setup();
+    controller.connect("click");
+    calls[0]!.end({ state: "failed", reason: "bad key", error: new UserFacingError("secret_failed", "bad key", true) });
+    expect(types().slice(-2)).toEqual(["widget:widget.phase:closed", "widget:widget.state:failed"]);
+    expect(model.get("error")).toBe("bad key");
+  });
+});

@@ -132,6 +132,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         ``"client_secret"``: the kernel mints a short-lived secret and the browser posts its
         offer with it. ``"relay"``: the kernel posts the browser's offer itself with the API
         key, so no secret reaches the browser at all.
+    muted, layout:
+        Passed to the widget (initial mute state; ipywidgets layout). Any other keyword raises
+        ``TypeError`` naming it.
 
     Events reach the kernel in batches between cells: a running cell delays them (never loses
     them), because Jupyter processes no widget messages while a cell runs. Likewise the call only
@@ -229,10 +232,13 @@ class RealtimeWidget(anywidget.AnyWidget):
         return self._emulator
 
     def __repr__(self) -> str:
+        # getattr: a repr must work on an instance whose __init__ raised part way.
+        session: Session = getattr(self, "_session", {})
+        records = len(getattr(self, "_log_records", ()))
         return (
-            f"RealtimeWidget(model={self._session.get('model')!r}, backend={self.backend!r}, "
+            f"RealtimeWidget(model={session.get('model')!r}, backend={self.backend!r}, "
             f"backend_url={self.backend_url!r}, signaling={self.signaling!r}, "
-            f"state={self.state!r}, log={len(self._log_records)} records)"
+            f"state={self.state!r}, log={records} records)"
         )
 
     # -- handlers ----------------------------------------------------------------------------------
@@ -499,21 +505,34 @@ class RealtimeWidget(anywidget.AnyWidget):
         t_kernel_ms = time.time() * 1000.0  # one arrival time for the whole batch
         append = self._log_records.append
         publish = self._publish
-        for raw in records:
+        for index, raw in enumerate(records):
             try:
                 record = append(raw["source"], raw["event"], raw.get("t_browser_ms"), t_kernel_ms)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                # Nothing is dropped silently: a malformed record becomes an error record.
-                self._emit(
-                    "widget.error",
-                    {
-                        "code": "bad_record",
-                        "message": f"The front end sent a malformed record ({exc}).",
-                        "raw": _truncate(repr(raw), 1000),
-                    },
-                )
+                self._bad_record(raw, exc)
                 continue
-            publish(record)
+            try:
+                publish(record)
+            except BaseException:
+                # A KeyboardInterrupt (or worse) in user code: the rest of the batch still goes
+                # into the log, unpublished, so nothing is lost.
+                for rest in records[index + 1 :]:
+                    try:
+                        append(rest["source"], rest["event"], rest.get("t_browser_ms"), t_kernel_ms)
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        continue
+                raise
+
+    def _bad_record(self, raw: Any, exc: Exception) -> None:
+        # Nothing is dropped silently: a malformed record becomes an error record.
+        self._emit(
+            "widget.error",
+            {
+                "code": "bad_record",
+                "message": f"The front end sent a malformed record ({type(exc).__name__}: {exc}).",
+                "raw": _truncate(repr(raw), 1000),
+            },
+        )
 
     def _emit(self, event_type: str, fields: dict[str, Any]) -> None:
         """Log and publish one of the kernel's own ``widget.*`` records."""

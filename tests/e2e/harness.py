@@ -319,7 +319,10 @@ class Notebook:
         return name
 
     def open(self, timeout: float = 60) -> Notebook:
-        self.page.goto(self.lab.page_url(f"lab/tree/{self.path}"))
+        # A workspace of its own: the default one would restore every notebook earlier pages
+        # opened, each starting a kernel again.
+        workspace = f"e2e-{uuid.uuid4().hex[:8]}"
+        self.page.goto(self.lab.page_url(f"lab/workspaces/{workspace}/tree/{self.path}"))
         self.page.wait_for_function(_KERNEL_READY_JS, arg=self.path, timeout=timeout * 1000)
         deadline = time.monotonic() + timeout
         session = None

@@ -363,11 +363,14 @@ def test_mic_permission_denied_shows_an_error(open_notebook):
 
 
 def test_saved_notebook_contains_no_secret(open_notebook):
+    # The key is made in the kernel (as a user would read it from the environment), so the only
+    # way it could reach the file is through the widget.
     nb = open_notebook([
-        "from rt_widget.emulator import Emulator\n"
-        f"emu = Emulator(api_key={GOOD_KEY!r}).start()",
-        IMPORT + f"w = RealtimeWidget(api_key={GOOD_KEY!r}, base_url=emu.base_url, {NO_VAD})\nw",
+        "import secrets\nfrom rt_widget.emulator import Emulator\n"
+        "KEY = 'sk-e2e-' + secrets.token_hex(16)\nemu = Emulator(api_key=KEY).start()",
+        IMPORT + f"w = RealtimeWidget(api_key=KEY, base_url=emu.base_url, {NO_VAD})\nw",
     ])  # fmt: skip
+    key = nb.kernel.eval("KEY")
     d = Driven(nb)
     d.wait_rendered()
     since = _connect_by_click(d)
@@ -377,12 +380,17 @@ def test_saved_notebook_contains_no_secret(open_notebook):
     mark = d.log_len()
     nb.kernel.run("w.send_text('a message to keep')")
     d.wait_event("response.done", since=mark, timeout=60)
-    # Show what a user would: the widget's repr, the log, the log as a DataFrame.
-    nb.add_and_run_cell("print(repr(w)); print(w.log); w.log.events()")
+    # Show what a user would: the widget's repr, every log record, the log as a DataFrame; and
+    # save the log as JSON Lines.
+    nb.add_and_run_cell(
+        "print(repr(w))\nfor r in w.log:\n    print(r)\nw.log.save('saved-log.jsonl')\nw.log.events()"
+    )
+    log_text = (nb.lab.root / "saved-log.jsonl").read_text()
+    assert key not in log_text and "ek_" not in log_text
 
     saved = nb.save()
     text = nb.file.read_text()
-    assert GOOD_KEY not in text
+    assert key not in text
     assert "ek_" not in text
     # The saved notebook really holds the widget's synced state (so a secret there would show).
     state = saved["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
@@ -391,4 +399,3 @@ def test_saved_notebook_contains_no_secret(open_notebook):
     ), "widget state was not saved"
     # ...and the outputs a user would keep: the log's records are in the file.
     assert "a message to keep" in text
-

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Sink, assert_client_event
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
+from tool_helpers import Sink, assert_client_event
 
 from rt_widget.tools import ToolDispatcher, ToolRegistry
 
@@ -266,6 +266,22 @@ def test_unserializable_result_is_sent_as_str_with_a_note(
     assert "str(value)" in record_of(sink)["note"]
 
 
+def test_result_that_cannot_even_be_printed(
+    dispatcher: ToolDispatcher, registry: ToolRegistry, sink: Sink
+) -> None:
+    class Hostile:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+        __repr__ = __str__
+
+    registry.add(lambda: Hostile(), name="hostile")
+    run_turn(dispatcher, call("hostile"))
+    sink.wait_for(has_response_create, WAIT)
+    assert json.loads(output_of(sink))["error"].startswith("the result of hostile could not")
+    assert record_of(sink)["status"] == "error"
+
+
 # -- errors become outputs, and the call goes on ---------------------------------------------------
 def test_tool_that_raises(dispatcher: ToolDispatcher, registry: ToolRegistry, sink: Sink) -> None:
     @registry.tool
@@ -404,6 +420,34 @@ def test_a_failing_callback_does_not_stop_the_dispatcher(
     run_turn(d, call("t"))
     sink.wait_for(lambda s: len(s.records) == 1 and has_response_create(s), WAIT)
     assert kinds(sink) == ["response.create"]  # the item was lost with the failing send only
+    d.close()
+
+
+def test_callbacks_may_take_a_lock_the_comm_handler_holds(
+    registry: ToolRegistry, sink: Sink
+) -> None:
+    # The widget appends records to its log under its own lock, and may hold that lock while it
+    # feeds handle_event. Neither side may wait for the other.
+    widget_lock = threading.Lock()
+    recording = threading.Event()
+
+    def record(rec: dict[str, Any]) -> None:
+        recording.set()
+        with widget_lock:
+            sink.record(rec)
+
+    d = ToolDispatcher(registry, send_event=sink.send_event, record=record)
+    registry.add(lambda: "ok", name="t")
+    d.handle_event(created())
+    with widget_lock:
+        d.handle_event(call("t"))
+        assert recording.wait(WAIT)  # the worker is now waiting for widget_lock
+        t0 = time.monotonic()
+        d.handle_event(done())  # releases a response.create while the worker is delivering
+        assert time.monotonic() - t0 < 2.0
+    sink.wait_for(has_response_create, WAIT)
+    assert kinds(sink) == ["item:call_1", "response.create"] and len(sink.records) == 1
+    assert d.wait_idle(WAIT)
     d.close()
 
 

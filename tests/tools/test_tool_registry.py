@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import assert_client_event, assert_session_tool
+from tool_helpers import assert_client_event, assert_session_tool
 
 from rt_widget.tools import Tool, ToolRegistry
 

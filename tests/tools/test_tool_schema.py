@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, Optional
 import jsonschema
 import pytest
 import typing_extensions
-from conftest import assert_session_tool
 from pydantic import BaseModel, Field
+from tool_helpers import assert_session_tool
 
 from rt_widget.tools import ArgumentError, Tool, ToolSignature, function_schema
 

@@ -359,6 +359,20 @@ def test_a_failing_observer_does_not_break_the_path(make_widget: MakeWidget) -> 
     assert [r["event"]["type"] for r in h.widget.log] == ["bad", "widget.error", "good"]
 
 
+def test_an_interrupt_in_a_handler_still_logs_the_whole_batch(make_widget: MakeWidget) -> None:
+    h = make_widget()
+
+    @h.widget.on("stop")
+    def interrupted(event: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        h.events(server("a"), server("stop"), server("b"), server("c"))
+    assert [r["event"]["type"] for r in h.widget.log] == ["a", "stop", "b", "c"]
+    # Acknowledged all the same: the front end's pipe must not stall.
+    assert h.sent == [{"kind": "rt:ack", "batch": 1}]
+
+
 def test_malformed_records_become_error_records(make_widget: MakeWidget) -> None:
     h = make_widget()
     batch = h.events(

@@ -148,6 +148,11 @@ class Emulator:
         """Ids of the calls that are up, oldest first."""
         return self._call_soon(lambda s: list(s.calls))
 
+    @property
+    def call_history(self) -> list[str]:
+        """Ids of every call made since :meth:`start`, ended ones too, oldest first."""
+        return self._call_soon(lambda s: list(s.journals))
+
     def sent_events(self, call_id: str) -> list[dict[str, Any]]:
         """Every server event sent on a call, in order; kept after it ends, until :meth:`stop`."""
         return self._journal(call_id).events()
@@ -168,7 +173,7 @@ class Emulator:
         known = set(known)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            new = [c for c in self._call_soon(lambda s: list(s.journals)) if c not in known]
+            new = [c for c in self.call_history if c not in known]
             if new:
                 return new[0]
             time.sleep(0.02)

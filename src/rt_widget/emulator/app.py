@@ -197,6 +197,16 @@ async def client_secrets(request: web.Request) -> web.Response:
     })
 
 
+def _form_text(field: Any) -> str:
+    """A form field's text: aiohttp gives str, bytearray (a part with a content type but no
+    filename, as httpx sends ``files={"sdp": (None, text, "application/sdp")}``) or a FileField."""
+    if isinstance(field, str):
+        return field
+    if isinstance(field, (bytes, bytearray)):
+        return bytes(field).decode()
+    return field.file.read().decode()
+
+
 async def _multipart_offer(request: web.Request, secret: ClientSecret | None
                            ) -> tuple[str, SessionConfig]:
     form = await request.post()
@@ -204,12 +214,12 @@ async def _multipart_offer(request: web.Request, secret: ClientSecret | None
     if sdp_field is None:
         raise ApiError(400, "Missing required parameter: 'sdp' (the offer, a form field).",
                        code="missing_required_parameter", param="sdp")
-    sdp = sdp_field if isinstance(sdp_field, str) else sdp_field.file.read().decode()
+    sdp = _form_text(sdp_field)
     session_field = form.get("session")
     base = secret.config if secret is not None else SessionConfig()
     if session_field is None:
         return sdp, base
-    raw = session_field if isinstance(session_field, str) else session_field.file.read().decode()
+    raw = _form_text(session_field)
     try:
         patch = json.loads(raw)
     except ValueError:

@@ -27,7 +27,7 @@ from .journal import EventJournal
 from .knobs import CallKnobs
 from .log import log
 from .script import ScriptCursor, Turn
-from .sctp_bundling import enable_bundling
+from . import sctp_bundling
 from .session_config import SessionConfig
 from .voice import Voice
 
@@ -78,7 +78,7 @@ class Call:
         """Apply the browser's offer and return the answer (ICE gathered, no trickle)."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         if self.pc.sctp is not None:
-            enable_bundling(self.pc.sctp)
+            sctp_bundling.adopt(self.pc.sctp)
         audio = next((t for t in self.pc.getTransceivers() if t.kind == "audio"), None)
         if audio is not None:
             self.pc.addTrack(self.track)  # reuses the offered audio transceiver: sendrecv

@@ -1,105 +1,119 @@
-"""SCTP chunk bundling for aiortc's data channel, so event bursts are not one packet per event.
+"""Faster event bursts on aiortc's data channel: SCTP chunk bundling and a bounded window.
 
 aiortc sends every DATA chunk in a packet of its own ("no bundling for now" in its source). A
 Realtime event is ~200 bytes, so a 10,000-event burst becomes 10,000 DTLS records and UDP
-datagrams, and the receiver answers each with a SACK: per-packet work on both ends caps the rate
-near 1,000 events/s with an aiortc receiver. RFC 4960 (6.10) lets a sender bundle chunks into one
-packet up to the path MTU; this module makes one emulator-side transport do that.
+datagrams, each answered by a SACK: per-packet work on both ends capped a burst near 1,000
+events/s with an aiortc receiver. RFC 4960 (6.10) lets a sender bundle chunks into one packet up
+to the path MTU, which cuts the packets about six-fold.
 
-How: while aiortc's own ``_data_channel_flush`` / ``_transmit`` run (everything else, congestion
-control and retransmission included, is untouched), DATA chunks they send are collected and
-written as packets of up to aiortc's maximum packet size when the outermost of those calls ends.
-Control chunks (SACK, FORWARD TSN, ...) go out at once, after any collected data.
+aiortc's congestion window also grows without bound on a lossless path (loopback). A receiver
+that is descheduled for a moment (a busy 2-core machine) then has more datagrams in flight than
+its socket buffer holds (~200 KB by default on Linux, counted in kernel buffers of ~2 KB per
+datagram): the overflow is lost, and SCTP waits a whole retransmission timeout (>= 1 s) to resend
+it. Capping the window at :data:`MAX_CWND` keeps a burst within the receiver's buffer.
 
-It relies on aiortc's private names, so it is applied only where they are found (checked per
-transport) and is a no-op otherwise.
+Both changes are made by :func:`adopt`, which gives one emulator-side transport the class below;
+the class overrides three of aiortc's private methods and its ``_cwnd`` attribute, so it is
+applied only when those exist (aiortc 1.9 through 1.16 have them), and is a no-op otherwise.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
 from struct import pack
 from typing import Any
 
-from aiortc import rtcsctptransport as sctp_module
+from aiortc import rtcsctptransport as sctp
+from aiortc.rtcsctptransport import RTCSctpTransport
 
 from .log import log
 
-_REQUIRED = ("_send_chunk", "_transmit", "_data_channel_flush", "_remote_port", "_local_port",
-             "_remote_verification_tag")
-_MAX_PAYLOAD = getattr(sctp_module, "SCTP_MAX_PACKET_LENGTH", 1189) - 12  # minus common header
+MAX_CWND = 48 * 1024  # bytes of user data in flight: ~45 full packets
+_MAX_PAYLOAD = getattr(sctp, "SCTP_MAX_PACKET_LENGTH", 1189) - 12  # minus the common header
+_OVERRIDDEN = ("_send_chunk", "_transmit", "_data_channel_flush")
+_USED = ("_local_port", "_remote_port", "_remote_verification_tag", "_cwnd",
+         "_RTCSctpTransport__transport")
 
-# The chunks collected in the current task's outermost flush/transmit; None outside one. A context
-# variable, because aiortc runs flushes in several tasks and each must bundle only its own.
+# DATA chunks collected by the current task's outermost flush or transmit; None outside one.
+# A context variable: aiortc flushes from several tasks, and each must bundle only its own.
 _collected: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
     "rt_widget_sctp_bundle", default=None
 )
 
 
-def enable_bundling(transport: Any) -> bool:
-    """Make ``transport`` (an aiortc ``RTCSctpTransport``) bundle DATA chunks; True if it does."""
-    cls = type(transport)
-    if not all(hasattr(transport, name) for name in _REQUIRED) or not hasattr(
-        transport, f"_{cls.__name__}__transport"
-    ):
-        log.debug("aiortc's SCTP internals differ from the expected ones; not bundling")
-        return False
-    dtls = getattr(transport, f"_{cls.__name__}__transport")
-    data_chunk = sctp_module.DataChunk
-    original_send_chunk = transport._send_chunk
-    original_transmit = transport._transmit
-    original_flush = transport._data_channel_flush
+class BundlingSctpTransport(RTCSctpTransport):
+    """aiortc's SCTP transport, sending collected DATA chunks several to a packet.
 
-    async def send_packet(chunks: list[bytes]) -> None:
-        body = b"".join(chunks)
-        header = pack("!HHL", transport._local_port, transport._remote_port,
-                      transport._remote_verification_tag)
-        checksum = sctp_module.crc32c(header + b"\x00\x00\x00\x00" + body)
-        await dtls._send_data(header + pack("<L", checksum) + body)
+    Names added here start with ``_rt_`` to stay clear of aiortc's own attributes.
+    """
 
-    async def flush_collected(collected: list[bytes]) -> None:
+    @property  # type: ignore[override]
+    def _cwnd(self) -> int:
+        return int(self.__dict__["_rt_cwnd"])
+
+    @_cwnd.setter
+    def _cwnd(self, value: int) -> None:
+        self.__dict__["_rt_cwnd"] = min(value, MAX_CWND)
+
+    async def _send_chunk(self, chunk: Any) -> None:
+        collected = _collected.get()
+        if collected is None:
+            await super()._send_chunk(chunk)
+        elif isinstance(chunk, sctp.DataChunk):
+            collected.append(bytes(chunk))
+        else:  # a control chunk: keep the order, the data collected so far goes first
+            await self._rt_send_collected(collected)
+            await super()._send_chunk(chunk)
+
+    async def _transmit(self) -> None:
+        await self._rt_bundled(super()._transmit)
+
+    async def _data_channel_flush(self) -> None:
+        await self._rt_bundled(super()._data_channel_flush)
+
+    async def _rt_bundled(self, run: Any) -> None:
+        if _collected.get() is not None:  # nested in a flush or transmit: the outer one sends
+            await run()
+            return
+        collected: list[bytes] = []
+        token = _collected.set(collected)
+        try:
+            await run()
+        finally:
+            _collected.reset(token)
+        # Not reached when sending failed: the chunks are in aiortc's sent queue, and its
+        # retransmission timer sends them again, as after a lost packet.
+        await self._rt_send_collected(collected)
+
+    async def _rt_send_collected(self, collected: list[bytes]) -> None:
         packet: list[bytes] = []
         size = 0
         for chunk in collected:
             if packet and size + len(chunk) > _MAX_PAYLOAD:
-                await send_packet(packet)
+                await self._rt_send_packet(packet)
                 packet, size = [], 0
             packet.append(chunk)
             size += len(chunk)
         collected.clear()
         if packet:
-            await send_packet(packet)
+            await self._rt_send_packet(packet)
 
-    async def send_chunk(chunk: Any) -> None:
-        collected = _collected.get()
-        if collected is None:
-            await original_send_chunk(chunk)
-        elif isinstance(chunk, data_chunk):
-            collected.append(bytes(chunk))
-        else:  # keep the order: data collected so far goes first
-            await flush_collected(collected)
-            await original_send_chunk(chunk)
+    async def _rt_send_packet(self, chunks: list[bytes]) -> None:
+        body = b"".join(chunks)
+        header = pack("!HHL", self._local_port, self._remote_port, self._remote_verification_tag)
+        checksum = sctp.crc32c(header + b"\x00\x00\x00\x00" + body)
+        dtls = self.__dict__["_RTCSctpTransport__transport"]
+        await dtls._send_data(header + pack("<L", checksum) + body)
 
-    def bundled(original: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            if _collected.get() is not None:  # nested: the outermost call sends
-                await original()
-                return
-            collected: list[bytes] = []
-            token = _collected.set(collected)
-            try:
-                await original()
-            finally:
-                _collected.reset(token)
-            # Not reached when sending failed: the chunks are in aiortc's sent queue, and its
-            # retransmission timer sends them again, as it would after a lost packet.
-            if collected:
-                await flush_collected(collected)
 
-        return run
-
-    transport._send_chunk = send_chunk
-    transport._transmit = bundled(original_transmit)
-    transport._data_channel_flush = bundled(original_flush)
+def adopt(transport: RTCSctpTransport) -> bool:
+    """Make an aiortc SCTP transport bundle chunks and bound its window; True if it now does."""
+    if type(transport) is not RTCSctpTransport or not all(
+        callable(getattr(RTCSctpTransport, name, None)) for name in _OVERRIDDEN
+    ) or not all(name in transport.__dict__ for name in _USED):
+        log.debug("aiortc's SCTP transport is not the expected one; not bundling")
+        return False
+    cwnd = transport.__dict__.pop("_cwnd")
+    transport.__class__ = BundlingSctpTransport
+    transport._cwnd = cwnd  # through the capping setter
     return True

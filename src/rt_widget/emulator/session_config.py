@@ -125,10 +125,15 @@ _mcp_tool = s.obj(
 )
 _tool = s.tagged("type", {"function": _function_tool, "mcp": _mcp_tool})
 _tool_choice = s.either(
-    s.obj({"type": s.literal("function"), "name": s.string()}, required=("type", "name")),
-    s.obj(
-        {"type": s.literal("mcp"), "server_label": s.string(), "name": s.nullable(s.string())},
-        required=("type", "server_label"),
+    s.tagged(
+        "type",
+        {
+            "function": s.obj({"type": s.string(), "name": s.string()}, required=("name",)),
+            "mcp": s.obj(
+                {"type": s.string(), "server_label": s.string(), "name": s.nullable(s.string())},
+                required=("server_label",),
+            ),
+        },
     ),
     s.literal("none", "auto", "required"),
 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,18 +36,29 @@ def record_time(record: Record) -> float:
     return NAN if t is None else float(t)
 
 
-class Hit(NamedTuple):
-    """A record :func:`scan` kept: where it sits in the log, its call and time, its GA type."""
+class Hits:
+    """The records :func:`scan` kept, as parallel columns: position in the log, call, time, GA
+    type, event. Columns rather than a tuple per record: at a million records, every object that
+    outlives the loop makes the cyclic garbage collector walk the whole log again."""
 
-    pos: int
-    call: int
-    t: float
-    source: str
-    type: str
-    event: Mapping[str, Any]
+    __slots__ = ("call", "event", "pos", "t", "type")
+
+    def __init__(self) -> None:
+        self.pos: list[int] = []
+        self.call: list[int] = []
+        self.t: list[float] = []
+        self.type: list[str] = []
+        self.event: list[Mapping[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def __iter__(self) -> Iterator[tuple[int, int, float, str, Mapping[str, Any]]]:
+        """(pos, call, t, type, event) per record, in log order."""
+        return zip(self.pos, self.call, self.t, self.type, self.event, strict=True)
 
 
-def scan(records: Records, wanted: Collection[str]) -> tuple[list[Hit], np.ndarray]:
+def scan(records: Records, wanted: Collection[str]) -> tuple[Hits, np.ndarray]:
     """Walk the log once, in order: number the calls and keep the records whose GA type is wanted.
 
     Returns the kept records and ``origins``, each call's start in epoch ms (``origins[call]``,
@@ -61,12 +72,16 @@ def scan(records: Records, wanted: Collection[str]) -> tuple[list[Hit], np.ndarr
     A record whose ``event_id`` was already seen in the same call is a duplicate (a re-sent batch,
     a file concatenated twice) and is skipped, so it cannot double a transcript or move a time.
     """
-    hits: list[Hit] = []
-    append = hits.append
+    # recorded name -> GA name, for the wanted types only: one lookup per record does both
+    keep = {name: name for name in wanted}
+    keep.update((old, new) for old, new in GA_NAMES.items() if new in keep)
+    keep_get = keep.get
+    hits = Hits()
+    add_pos, add_call, add_t = hits.pos.append, hits.call.append, hits.t.append
+    add_type, add_event = hits.type.append, hits.event.append
     origins: list[float] = [_INF]
     call = 0
     seen: set[str] = set()
-    ga = GA_NAMES.get
     for pos, record in enumerate(records):
         event = record["event"]
         t = record.get("t_browser_ms")
@@ -83,14 +98,19 @@ def scan(records: Records, wanted: Collection[str]) -> tuple[list[Hit], np.ndarr
             origins[call] = t
         if kind.__class__ is not str:
             continue  # not a Realtime event: it counts for the call's start, nothing more
-        kind = ga(kind, kind)
-        if kind in wanted:
-            event_id = event.get("event_id")
-            if event_id.__class__ is str:
-                if event_id in seen:
-                    continue
-                seen.add(event_id)
-            append(Hit(pos, call, t, record.get("source", ""), kind, event))
+        kind = keep_get(kind)
+        if kind is None:
+            continue
+        event_id = event.get("event_id")
+        if event_id.__class__ is str:
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+        add_pos(pos)
+        add_call(call)
+        add_t(t)
+        add_type(kind)
+        add_event(event)
     origin = np.asarray(origins, dtype=np.float64)
     origin[np.isinf(origin)] = np.nan
     return hits, origin

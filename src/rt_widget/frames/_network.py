@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,17 +23,20 @@ def connection(records: Records) -> pd.DataFrame:
         ``detail`` (the record's other fields as a dict, None if it has none).
     """
     hits, origins = scan(records, ("widget.phase",))
-    calls = np.asarray([h.call for h in hits], dtype=np.int64)
-    t_ms = np.asarray([h.t for h in hits], dtype=np.float64)
-    since_start = t_ms - origins[calls] if len(hits) else t_ms.copy()
-    next_t = np.full(len(hits), np.nan)
-    same_call_next = np.flatnonzero(calls[1:] == calls[:-1]) if len(hits) > 1 else np.array([], int)
-    next_t[same_call_next] = t_ms[same_call_next + 1]
-    details = np.empty(len(hits), dtype=object)
+    n = len(hits)
+    calls = np.asarray(hits.call, dtype=np.int64)
+    t_ms = np.asarray(hits.t, dtype=np.float64)
+    since_start = t_ms - origins[calls]
+    # each phase lasts until the next phase of the same call
+    next_t = np.full(n, np.nan)
+    same_call = np.flatnonzero(calls[1:] == calls[:-1])
+    next_t[same_call] = t_ms[same_call + 1]
+    details = np.empty(n, dtype=object)
     details[:] = [
-        {k: v for k, v in h.event.items() if k not in ("type", "phase")} or None for h in hits
+        {k: v for k, v in event.items() if k not in ("type", "phase")} or None
+        for event in hits.event
     ]
-    phases = [h.event.get("phase") for h in hits]
+    phases = [event.get("phase") for event in hits.event]
     return pd.DataFrame(
         {
             "call": calls,
@@ -61,39 +65,44 @@ def stats(records: Records) -> pd.DataFrame:
     """
     hits, origins = scan(records, ("widget.stats",))
     n = len(hits)
-    calls = np.asarray([h.call for h in hits], dtype=np.int64)
-    t_ms = np.asarray([h.t for h in hits], dtype=np.float64)
-    data: dict[str, Any] = {
-        "call": calls,
-        "t_ms": t_ms,
-        "t_s": (t_ms - origins[calls]) / 1000.0 if n else t_ms.copy(),
-    }
+    calls = np.asarray(hits.call, dtype=np.int64)
+    t_ms = np.asarray(hits.t, dtype=np.float64)
+    samples = hits.event
+    data: dict[str, Any] = {"call": calls, "t_ms": t_ms, "t_s": (t_ms - origins[calls]) / 1000.0}
     for field in STATS_FIELDS:
-        data[field] = np.asarray([_number(h.event.get(field)) for h in hits], dtype=np.float64)
+        data[field] = _numbers(samples, field)
 
     # Interval rates: each sample against the previous one of the same call.
     previous = np.full(n, -1)
-    if n > 1:
-        same = np.flatnonzero(calls[1:] == calls[:-1]) + 1
-        previous[same] = same - 1
+    same_call = np.flatnonzero(calls[1:] == calls[:-1]) + 1
+    previous[same_call] = same_call - 1
     has_previous = previous >= 0
-    prev = np.where(has_previous, previous, 0)
 
     def delta(values: np.ndarray) -> np.ndarray:
-        d = np.where(has_previous, values - values[prev], np.nan) if n else values.copy()
-        d[d < 0] = np.nan
+        d = np.full(n, np.nan)
+        d[has_previous] = values[has_previous] - values[previous[has_previous]]
+        d[d < 0] = np.nan  # a counter that went backwards was reset: no rate
         return d
 
     dt = delta(t_ms)
     dt[dt == 0] = np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        data["bitrate_in_kbps"] = delta(data["bytes_received"]) * 8.0 / dt  # bits/ms = kbit/s
-        data["bitrate_out_kbps"] = delta(data["bytes_sent"]) * 8.0 / dt
-        lost, received = delta(data["packets_lost"]), delta(data["packets_received"])
-        total = lost + received
-        total[total == 0] = np.nan
-        data["packet_loss_pct"] = 100.0 * lost / total
+    lost, received = delta(data["packets_lost"]), delta(data["packets_received"])
+    packets = lost + received
+    packets[packets == 0] = np.nan
+    data["bitrate_in_kbps"] = delta(data["bytes_received"]) * 8.0 / dt  # bits per ms = kbit/s
+    data["bitrate_out_kbps"] = delta(data["bytes_sent"]) * 8.0 / dt
+    data["packet_loss_pct"] = 100.0 * lost / packets
     return pd.DataFrame(data)
+
+
+def _numbers(samples: Sequence[Mapping[str, Any]], field: str) -> np.ndarray:
+    """``field`` of every sample as floats, NaN where absent (None converts to NaN)."""
+    values = [sample.get(field) for sample in samples]
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):  # something that is not a number: take it value by value
+        numbers = np.array([_number(v) for v in values], dtype=np.float64)
+    return numbers
 
 
 def _number(value: Any) -> float:

@@ -71,9 +71,13 @@ class _Utterance:
         return found
 
     def delta(self, index: Any, text: Any, t: float) -> None:
-        if isinstance(text, str):
-            self.part(index).deltas.append(text)
-            self.first_text_ms = earliest(self.first_text_ms, t)
+        if text.__class__ is str:
+            part = self.parts.get(index) if index.__class__ is int else None
+            if part is None:
+                part = self.part(index)
+            part.deltas.append(text)
+            if not t >= self.first_text_ms:  # NaN-safe "earlier than": NaN never compares
+                self.first_text_ms = earliest(self.first_text_ms, t)
 
     def final(self, index: Any, text: Any, t: float) -> None:
         if isinstance(text, str):
@@ -141,18 +145,25 @@ def transcripts(records: Records) -> pd.DataFrame:
             found.role = role
         return found
 
-    for pos, call, t, _source, kind, event in hits:
+    for pos, call, t, kind, event in hits:
         if kind in _ASSISTANT_DELTAS:
-            u = utterance(call, event.get("item_id"), pos, t, "assistant")
-            if u is not None:
+            item_id = event.get("item_id")
+            u = items.get((call, item_id)) if item_id.__class__ is str else None
+            if u is None or u.response_id is None or u.modality is None:
+                # the item's first delta (or first record): note what the delta tells about it
+                u = utterance(call, item_id, pos, t, "assistant")
+                if u is None:
+                    continue
                 u.response_id = u.response_id or str_or_none(event.get("response_id"))
-                u.modality = u.modality or ("text" if kind == "response.output_text.delta" else "audio")
-                u.delta(event.get("content_index"), event.get("delta"), t)
+                u.modality = u.modality or (
+                    "text" if kind == "response.output_text.delta" else "audio")
+            u.delta(event.get("content_index"), event.get("delta"), t)
         elif kind in _ASSISTANT_DONE:
             u = utterance(call, event.get("item_id"), pos, t, "assistant")
             if u is not None:
                 u.response_id = u.response_id or str_or_none(event.get("response_id"))
-                u.modality = u.modality or ("text" if kind == "response.output_text.done" else "audio")
+                u.modality = u.modality or (
+                    "text" if kind == "response.output_text.done" else "audio")
                 u.final(event.get("content_index"), event.get(_ASSISTANT_DONE[kind]), t)
         elif kind == "conversation.item.input_audio_transcription.delta":
             u = utterance(call, event.get("item_id"), pos, t, "user")

@@ -120,9 +120,16 @@ def turns(records: Records) -> pd.DataFrame:
             found = responses[key] = _Response(call, response_id, pos)
         return found
 
-    for pos, call, t, _source, kind, event in hits:
+    streamed: set[tuple[int, Any]] = set()  # responses whose first delta is known
+    for pos, call, t, kind, event in hits:
         if kind in _DELTAS:
-            r = response(call, event.get("response_id"), pos)
+            # Most records are deltas and only the first of each response counts: skip the rest
+            # with one set lookup.
+            response_id = event.get("response_id")
+            if response_id.__class__ is not str or (call, response_id) in streamed:
+                continue
+            streamed.add((call, response_id))
+            r = response(call, response_id, pos)
             if r is not None:
                 r.first_delta = earliest(r.first_delta, t)
         elif kind in _ITEMS:

@@ -7,15 +7,21 @@
 
 Wiring, in the widget::
 
-    self._tools = ToolRegistry(tools, on_change=self._push_tools)     # session.update on change
+    self._tools = ToolRegistry(tools, on_change=self._push_tools)  # -> send(tools.session_update())
     self._dispatcher = ToolDispatcher(
         self._tools,
-        send_event=self.send_event,           # -> {"kind": "rt:send", "event": ...}
-        record=self._record_widget_event,     # -> the log, as a source="widget" record
+        send_event=self.send,                 # -> {"kind": "rt:send", "event": ...}; any thread
+        record=self._record_tool_call,        # -> the log as a source="widget" record, under the
+                                              #    lock that also guards the comm handler's appends
         on_status=self._set_tool_status,      # -> the panel
     )
-    # in the rt:events handler, for every record with source == "server":
+    # for every record with source == "server", in order (cheap; never blocks):
     self._dispatcher.handle_event(record["event"])
+    # when a call starts or ends:          self._dispatcher.reset()
+    # when the widget is closed:           self._dispatcher.close()
+
+The callbacks run on worker threads (see :mod:`.dispatch`); the dispatcher holds no lock while
+calling them, so they may take the widget's locks.
 """
 
 from .dispatch import ToolDispatcher

@@ -19,13 +19,14 @@ response it has seen start is still running. If the calling response ended ``can
 ``failed`` or ``incomplete`` (the user talked over it), the outputs are still sent, so the call is
 answered in the conversation, but no new response is asked for: the conversation has moved on.
 
-Callbacks run on worker threads (and on the comm handler's thread, for a ``response.create``
-released by ``response.done``), never two at once: the dispatcher holds its lock around them, so
-an output item is always sent before its ``response.create`` and records never interleave. They
-must not block for long and must not call back into the dispatcher from another thread; and the
-widget must not call :meth:`~ToolDispatcher.handle_event` while holding a lock its callbacks take
-(the two locks would then be taken in opposite orders). In ipykernel, sending a comm message from
-a thread is fine: iopub has its own thread.
+Callbacks are called one at a time, in the order the dispatcher decided on them (so an output
+item always goes before its ``response.create``), on whichever thread is delivering: a tool's
+worker thread, or the comm handler's thread (a ``response.create`` released by ``response.done``).
+The dispatcher never holds its own lock while calling out, and a thread that finds another one
+delivering leaves its callbacks to it instead of waiting, so the widget's callbacks may take the
+widget's own locks without risk of deadlock. They must be safe to call from a thread other than
+the kernel's: in ipykernel a comm message can be sent from any thread (iopub has its own), but an
+``EventLog.append`` racing the comm handler's needs the widget's lock.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import logging
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -138,9 +139,12 @@ class ToolDispatcher:
         self.max_event_bytes = max_event_bytes
         self.max_record_result_bytes = max_record_result_bytes
 
-        # One lock for the bookkeeping and the callbacks (see the module's docstring).
+        # The bookkeeping's lock, never held while calling out. Callbacks are queued under it, in
+        # order, and delivered by one thread at a time (see _deliver).
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
+        self._outbox: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._delivering = threading.Lock()
         self._generation = 0
         self._closed = False
         self._in_flight: dict[str, _Call] = {}
@@ -168,6 +172,7 @@ class ToolDispatcher:
                     self._active_responses.add(response_id)
         elif kind == "response.done":
             self._response_done(event)
+            self._deliver()
 
     def reset(self) -> None:
         """Forget the current call's responses (call this when a call ends or a new one starts).
@@ -197,13 +202,23 @@ class ToolDispatcher:
             return [c.name for c in self._in_flight.values()]
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no call is in flight (and its output is sent). False on timeout.
+        """Block until no call is in flight and every callback has been delivered. False on
+        timeout.
 
         Not for a notebook cell waiting on a call the comm handler has not seen yet: that needs
         the kernel to process messages (see the widget's ``wait_for``).
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: not self._in_flight, timeout)
+            idle = self._idle.wait_for(lambda: not self._in_flight and not self._outbox, timeout)
+        if not idle:
+            return False
+        # A delivery may still be running the last callback it took from the outbox.
+        remaining = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not self._delivering.acquire(timeout=remaining):
+            return False
+        self._delivering.release()
+        return True
 
     # -- a call's life -----------------------------------------------------------------------------
     def _start(
@@ -247,7 +262,9 @@ class ToolDispatcher:
 
     def _run(self, call: _Call) -> None:
         try:
-            self._status(f"{call.name}: running")
+            with self._lock:
+                self._status(f"{call.name}: running")
+            self._deliver()
             outcome = self._execute(call)
         except BaseException as exc:  # a bug of ours: still answer the model
             log.exception("tool dispatch failed")
@@ -343,7 +360,12 @@ class ToolDispatcher:
     def _finish(self, call: _Call, outcome: _Outcome) -> None:
         duration_ms = (time.monotonic() - call.started) * 1000.0
         if outcome.status == "ok":
-            encoded = encode_result(outcome.result)
+            try:
+                encoded = encode_result(outcome.result)
+            except Exception as exc:  # even str(result) failed
+                error = f"the result of {call.name} could not be turned into text: {exc!r}"
+                outcome = _Outcome("error", arguments=outcome.arguments, error=error)
+        if outcome.status == "ok":
             output, jsonable, note = encoded.output, encoded.jsonable, encoded.note
         else:
             output, jsonable, note = (
@@ -377,15 +399,15 @@ class ToolDispatcher:
             self._in_flight.pop(call.call_id, None)
             current = call.generation == self._generation and not self._closed
             if current:
-                self._safely(self._send_event, item_event)
-            self._safely(self._record, record)
+                self._post(self._send_event, item_event)
+            self._post(self._record, record)
             self._status(_status_line(call.name, outcome, duration_ms, current))
             if current:
                 calls = self._responses.get(call.response_id)
                 if calls is not None:
                     calls.pending.discard(call.call_id)
                 self._release_responses()
-            self._idle.notify_all()
+        self._deliver()
 
     def _response_done(self, event: Mapping[str, Any]) -> None:
         response = event.get("response")
@@ -433,7 +455,7 @@ class ToolDispatcher:
             # "completed", or unknown (response.done without a status): ask for the follow-up.
             wanted = wanted or calls.status in ("completed", None)
         if wanted:
-            self._safely(self._send_event, {"type": "response.create"})
+            self._post(self._send_event, {"type": "response.create"})
 
     # -- helpers -----------------------------------------------------------------------------------
     def _output_event(self, call_id: str, output: str) -> dict[str, Any]:
@@ -458,17 +480,38 @@ class ToolDispatcher:
         return truncated(output, self.max_record_result_bytes)[0]
 
     def _status(self, text: str) -> None:
+        """Queue a status line. Called with the lock held."""
         if self._on_status is not None:
-            with self._lock:
-                self._safely(self._on_status, text)
+            self._post(self._on_status, text)
 
-    @staticmethod
-    def _safely(callback: Callable[[Any], None], arg: Any) -> None:
-        # A failing callback (a closed comm) must not stop the bookkeeping of the other calls.
-        try:
-            callback(arg)
-        except Exception:
-            log.exception("rt_widget tools: callback %r failed", callback)
+    def _post(self, callback: Callable[[Any], None], arg: Any) -> None:
+        """Queue a callback. Called with the lock held, so the queue's order is the decisions'."""
+        self._outbox.append((callback, arg))
+
+    def _deliver(self) -> None:
+        """Call the queued callbacks, in order, unless another thread is already doing so.
+
+        Never called with the lock held and never waits: a thread that finds the delivery lock
+        taken returns, and the holder, which checks the queue again after releasing, delivers
+        what was added meanwhile.
+        """
+        while self._outbox:
+            if not self._delivering.acquire(blocking=False):
+                return
+            try:
+                while True:
+                    try:
+                        callback, arg = self._outbox.popleft()
+                    except IndexError:
+                        break
+                    try:
+                        callback(arg)
+                    except Exception:  # a closed comm must not stop the other calls' delivery
+                        log.exception("rt_widget tools: callback %r failed", callback)
+            finally:
+                self._delivering.release()
+            with self._idle:
+                self._idle.notify_all()
 
 
 class _LoopThread:
