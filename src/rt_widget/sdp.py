@@ -25,8 +25,9 @@ that does not read.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -234,8 +235,10 @@ class Candidate:
             text = text[10:]
         tokens = text.split()
         if len(tokens) < 8 or tokens[6].lower() != "typ":
-            raise ValueError("expected '<foundation> <component> <transport> <priority> "
-                             "<address> <port> typ <type>'")
+            raise ValueError(
+                "expected '<foundation> <component> <transport> <priority> "
+                "<address> <port> typ <type>'"
+            )
         candidate = cls(
             foundation=tokens[0],
             component=_uint(tokens[1], "component"),
@@ -488,10 +491,10 @@ def _read_attribute(desc: SessionDescription, m: MediaSection | None, a: Attribu
     elif name == "ice-options":
         target.ice_options = value.split()
     elif name == "fingerprint":
-        algorithm, _, digest = value.partition(" ")
-        if not algorithm or not digest.strip():
+        algorithm, digest = _first_and_rest(value)
+        if not digest:
             raise ValueError("expected '<algorithm> <hex bytes>'")
-        target.fingerprints.append(Fingerprint(algorithm.lower(), digest.strip()))
+        target.fingerprints.append(Fingerprint(algorithm.lower(), digest))
     elif name == "setup":
         target.setup = _required(value).lower()
     elif name in _DIRECTIONS:
@@ -543,8 +546,8 @@ def _read_media_attribute(m: MediaSection, name: str, value: str) -> bool:
             if eq and key.strip():
                 codec.fmtp[key.strip()] = item_value.strip()
     elif name == "rtcp-fb":
-        payload, _, feedback = value.partition(" ")
-        feedback = _required(feedback.strip())
+        payload, feedback = _first_and_rest(value)
+        feedback = _required(feedback)
         if payload == "*":  # every payload type: applied by _finish_codecs once all are known
             return True
         _codec_for(m, _uint(payload, "payload type")).rtcp_fb.append(feedback)
@@ -575,8 +578,8 @@ def _read_media_attribute(m: MediaSection, name: str, value: str) -> bool:
     elif name == "msid":
         m.msid.append(_required(value))
     elif name == "ssrc":
-        ssrc, _, rest = value.partition(" ")
-        attribute, colon, attribute_value = rest.strip().partition(":")
+        ssrc, rest = _first_and_rest(value)
+        attribute, colon, attribute_value = rest.partition(":")
         m.ssrcs.append(
             SsrcAttribute(
                 _uint(ssrc, "ssrc"), _required(attribute), attribute_value if colon else None
@@ -605,8 +608,14 @@ def _required(value: str) -> str:
     return value
 
 
+def _first_and_rest(value: str) -> tuple[str, str]:
+    """``"96 nack pli"`` -> ``("96", "nack pli")``; any run of whitespace separates."""
+    parts = value.split(maxsplit=1)
+    return (parts[0] if parts else ""), (parts[1].strip() if len(parts) > 1 else "")
+
+
 def _payload_and_rest(value: str) -> tuple[int, str]:
-    payload, _, rest = value.strip().partition(" ")
+    payload, rest = _first_and_rest(value)
     return _uint(payload, "payload type"), _required(rest)
 
 
@@ -632,24 +641,25 @@ def _finish_codecs(m: MediaSection) -> None:
     types that have no a=rtpmap, and apply ``a=rtcp-fb:*``. Only for RTP sections."""
     if not m.is_rtp:
         return
+    order: dict[int, int] = {}
     for fmt in m.formats:
         if _UINT.fullmatch(fmt):
             codec = _codec_for(m, int(fmt))
+            order.setdefault(codec.payload_type, len(order))
             static = _STATIC_AUDIO_PAYLOADS.get(codec.payload_type)
             if codec.name is None and m.kind == "audio" and static is not None:
                 codec.name, codec.clock_rate = static
-    order = {fmt: i for i, fmt in reversed(list(enumerate(m.formats)))}
-    m.codecs.sort(key=lambda c: order.get(str(c.payload_type), len(order)))
+    m.codecs.sort(key=lambda c: order.get(c.payload_type, len(order)))  # stable: extras keep order
     for a in m.attributes:
-        payload, _, feedback = (a.value or "").partition(" ")
+        payload, feedback = _first_and_rest(a.value or "")
         if a.name == "rtcp-fb" and a.parsed and payload == "*":
             for codec in m.codecs:
-                codec.rtcp_fb.append(feedback.strip())
+                codec.rtcp_fb.append(feedback)
 
 
 # -- tables and words -----------------------------------------------------------------------------
 
-SdpLike = Union[str, SessionDescription]
+SdpLike: TypeAlias = str | SessionDescription  # what the helpers below accept
 
 
 def _described(sdp: SdpLike) -> SessionDescription:
@@ -660,11 +670,11 @@ def _described(sdp: SdpLike) -> SessionDescription:
     raise TypeError(f"expected SDP text or a SessionDescription, not {type(sdp).__name__}")
 
 
-def _frame(rows: list[dict[str, object]], dtypes: dict[str, str]) -> pd.DataFrame:
+def _frame(rows: Sequence[Mapping[str, object]], dtypes: dict[str, str]) -> pd.DataFrame:
     """A DataFrame with these columns, in this order and with these dtypes, even when empty.
 
-    Nullable dtypes ("Int64", "boolean") keep missing numbers as <NA> instead of turning a
-    column of ports into floats.
+    The nullable "Int64" keeps a missing number as <NA> instead of turning a column of ports
+    into floats.
     """
     import pandas as pd
 

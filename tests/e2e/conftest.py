@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from e2e.harness import CHROMIUM_ARGS, LabServer, Notebook, ensure_artifacts_dir, fake_mic_args
+from e2e.harness import (
+    CHROMIUM_ARGS,
+    TRACK_MIC_STREAMS_JS,
+    LabServer,
+    Notebook,
+    ensure_artifacts_dir,
+    fake_mic_args,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -122,6 +129,7 @@ def open_notebook(
             permissions=["microphone"] if mic else [],
             viewport={"width": 1280, "height": 1000},
         )
+        context.add_init_script(TRACK_MIC_STREAMS_JS)
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, expect
 
-from e2e.harness import HarnessError, Notebook
+from e2e.harness import LIVE_MIC_TRACKS_JS, HarnessError, Notebook
 
 LIVE = ("connecting", "connected")
 ENDED = ("closed", "failed")
@@ -49,6 +49,13 @@ class Driven:
         states = (states,) if isinstance(states, str) else states
         pattern = re.compile("|".join(re.escape(s) for s in states), re.IGNORECASE)
         expect(self.el("state", view)).to_have_text(pattern, timeout=timeout_s * 1000)
+
+    def live_mic_tracks(self) -> int:
+        """How many microphone tracks the page holds open (see TRACK_MIC_STREAMS_JS)."""
+        return self.page.evaluate(LIVE_MIC_TRACKS_JS)
+
+    def expect_mic_released(self, timeout_s: float = 10) -> None:
+        self.page.wait_for_function(f"() => ({LIVE_MIC_TRACKS_JS})() === 0", timeout=timeout_s * 1000)
 
     # -- the kernel -----------------------------------------------------------------------------------
     def ev(self, expr: str) -> Any:

@@ -51,6 +51,27 @@ CHROMIUM_ARGS = (
 # permissions gets NotAllowedError ("Permission denied") at once. One browser serves both.
 
 
+# Runs in every page before its own scripts: keeps a reference to every stream getUserMedia
+# returns (the real one; nothing is replaced), so a test can tell whether the page still holds the
+# microphone: a released track has readyState "ended".
+TRACK_MIC_STREAMS_JS = """
+(() => {
+  const md = navigator.mediaDevices;
+  if (!md || !md.getUserMedia) return;
+  const real = md.getUserMedia.bind(md);
+  window.__e2eMicStreams = [];
+  md.getUserMedia = async (constraints) => {
+    const stream = await real(constraints);
+    window.__e2eMicStreams.push(stream);
+    return stream;
+  };
+})();
+"""
+
+LIVE_MIC_TRACKS_JS = """() => (window.__e2eMicStreams || [])
+  .flatMap(s => s.getAudioTracks()).filter(t => t.readyState === 'live').length"""
+
+
 def fake_mic_args(wav: Path, loop: bool = False) -> list[str]:
     """Chromium flags making the fake microphone play ``wav`` (48 kHz mono), once unless ``loop``."""
     return [f"--use-file-for-fake-audio-capture={wav}{'' if loop else '%noloop'}"]

@@ -8,6 +8,7 @@ posts the offer over HTTP, and validates every server event it receives against 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import json
 import math
@@ -125,7 +126,7 @@ class RealtimeClient:
         session: dict[str, Any] | None = None,
         timeout: float = 10.0,
     ) -> RealtimeClient:
-        """POST the offer (``form`` "sdp" or "multipart"), apply the answer, await session.created."""
+        """POST the offer (``form``: "sdp" or "multipart"), apply the answer, await the session."""
         sdp = await self.offer()
         headers = {"Authorization": f"Bearer {token}"}
         url = f"{self.base_url}/realtime/calls"
@@ -185,10 +186,8 @@ class RealtimeClient:
                     f"got {self.types(start)}"
                 )
             self._arrived.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), left)
-            except asyncio.TimeoutError:
-                pass
 
     async def wait_for_count(self, count: int, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -198,10 +197,8 @@ class RealtimeClient:
             if left <= 0:
                 raise AssertionError(f"{len(self.events)} of {count} events within {timeout} s")
             self._arrived.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), left)
-            except asyncio.TimeoutError:
-                pass
 
     # -- audio from the emulator -------------------------------------------------------------------
 

@@ -20,8 +20,16 @@ TEXT = {"type": "realtime", "output_modalities": ["text"]}
 
 
 def say_text(c: RealtimeClient, text: str) -> None:
-    c.send({"type": "conversation.item.create", "item": {
-        "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+    c.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
     c.send({"type": "response.create"})
 
 
@@ -82,23 +90,31 @@ def test_speaking_during_a_response_interrupts_it(emulator: Emulator, clients: C
 
     async def go() -> None:
         async with clients.connected() as c:
-            say_text(c, "Tell me everything about lighthouses, keepers, storms, ships and the "
-                        "long nights on the rocks far from the shore")
+            say_text(
+                c,
+                "Tell me everything about lighthouses, keepers, storms, ships and the "
+                "long nights on the rocks far from the shore",
+            )
             await c.wait_for("output_audio_buffer.started", timeout=10)
             first = (await c.wait_for("response.created"))["response"]["id"]
             c.mic.say(pcm)
             await c.wait_for("input_audio_buffer.speech_started", timeout=10)
             done = await c.wait_for("response.done", timeout=10)
             assert done["response"]["id"] == first
-            assert done["response"]["status_details"] == {"type": "cancelled",
-                                                          "reason": "turn_detected"}
+            assert done["response"]["status_details"] == {
+                "type": "cancelled",
+                "reason": "turn_detected",
+            }
             cleared = await c.wait_for("output_audio_buffer.cleared")
             assert cleared["response_id"] == first
             # the user's new turn is answered
-            second = await c.wait_for(lambda e: e["type"] == "response.done"
-                                      and e["response"]["id"] != first, timeout=20)
+            second = await c.wait_for(
+                lambda e: e["type"] == "response.done" and e["response"]["id"] != first, timeout=20
+            )
             assert second["response"]["status"] == "completed"
-            stopped = [e["response_id"] for e in c.events if e["type"] == "output_audio_buffer.stopped"]
+            stopped = [
+                e["response_id"] for e in c.events if e["type"] == "output_audio_buffer.stopped"
+            ]
             assert first not in stopped
 
     run(go())
@@ -123,8 +139,10 @@ def test_cancel_and_clear_stop_the_audio(emulator: Emulator, clients: Clients) -
 
 
 def test_function_call_round_trip_over_webrtc(emulator: Emulator, clients: Clients) -> None:
-    session = {"type": "realtime", "tools": [
-        {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]}
+    session = {
+        "type": "realtime",
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}],
+    }
 
     async def go() -> None:
         async with clients.connected(form="multipart", session=session) as c:
@@ -132,12 +150,22 @@ def test_function_call_round_trip_over_webrtc(emulator: Emulator, clients: Clien
             done = await c.wait_for("response.done", timeout=10)
             item = done["response"]["output"][0]
             assert (item["type"], item["name"], item["arguments"]) == (
-                "function_call", "get_weather", '{"city": "Paris"}')
+                "function_call",
+                "get_weather",
+                '{"city": "Paris"}',
+            )
             assert "output_audio_buffer.started" not in c.types()
             n = len(c.events)
-            c.send({"type": "conversation.item.create", "item": {
-                "type": "function_call_output", "call_id": item["call_id"],
-                "output": "22 C and sunny"}})
+            c.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "function_call_output",
+                        "call_id": item["call_id"],
+                        "output": "22 C and sunny",
+                    },
+                }
+            )
             c.send({"type": "response.create"})
             await c.wait_for("output_audio_buffer.stopped", start=n, timeout=20)
             spoken = await c.wait_for("response.output_audio_transcript.done", start=n)
@@ -158,7 +186,10 @@ def test_malformed_input_over_the_wire(emulator: Emulator, clients: Clients) -> 
                     break
                 await asyncio.sleep(0.02)
             assert [e["error"]["code"] for e in errors] == [
-                "invalid_json", "invalid_value", "missing_required_parameter"]
+                "invalid_json",
+                "invalid_value",
+                "missing_required_parameter",
+            ]
             assert [e["error"]["event_id"] for e in errors] == [None, "evt_1", "evt_2"]
             say_text(c, "still up")
             done = await c.wait_for("response.done")
@@ -266,8 +297,11 @@ def test_ten_calls_in_a_row_leave_nothing_behind() -> None:
 
 
 async def hangup_over_rest(emu: Emulator, c: RealtimeClient) -> None:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{emu.base_url}/realtime/calls/{c.call_id}/hangup",
-        headers={"Authorization": "Bearer sk-test"},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emu.base_url}/realtime/calls/{c.call_id}/hangup",
+            headers={"Authorization": "Bearer sk-test"},
+        ) as r,
+    ):
         assert r.status == 200

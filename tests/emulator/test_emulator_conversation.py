@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 from typing import Any
@@ -26,21 +27,32 @@ from rt_widget.emulator.voice import PatternVoice
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 MANUAL = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
-WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Weather for a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
 
 
 def user_text(text: str, **item: Any) -> dict[str, Any]:
-    return {"type": "conversation.item.create",
-            "item": {"type": "message", "role": "user",
-                     "content": [{"type": "input_text", "text": text}], **item}}
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+            **item,
+        },
+    }
 
 
 class Harness:
     """A conversation whose events land in a list, each checked against the SDK's union."""
 
-    def __init__(self, session: dict[str, Any] | None = None, script: Any = None,
-                 **knobs: Any) -> None:
+    def __init__(
+        self, session: dict[str, Any] | None = None, script: Any = None, **knobs: Any
+    ) -> None:
         self.sent: list[dict[str, Any]] = []
         self.track = SpeechTrack()
         self.conversation = Conversation(
@@ -83,10 +95,8 @@ class Harness:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {kind}; got {self.types(start)}")
             self._arrived.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), 0.5)
-            except asyncio.TimeoutError:
-                pass
 
     async def close(self) -> None:
         await self.conversation.aclose()
@@ -115,13 +125,19 @@ def test_text_turn_in_text_modality() -> None:
         done = await h.wait_for("response.done")
         assert h.types() == [
             "session.created",
-            "conversation.item.added", "conversation.item.done",
-            "response.created", "rate_limits.updated",
-            "response.output_item.added", "conversation.item.added",
+            "conversation.item.added",
+            "conversation.item.done",
+            "response.created",
+            "rate_limits.updated",
+            "response.output_item.added",
+            "conversation.item.added",
             "response.content_part.added",
             *["response.output_text.delta"] * 5,
-            "response.output_text.done", "response.content_part.done",
-            "response.output_item.done", "conversation.item.done", "response.done",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "conversation.item.done",
+            "response.done",
         ]
         deltas = "".join(e["delta"] for e in h.of_type("response.output_text.delta"))
         assert deltas == "You said: What is WebRTC?"
@@ -129,8 +145,10 @@ def test_text_turn_in_text_modality() -> None:
         r = done["response"]
         assert r["status"] == "completed" and r["output_modalities"] == ["text"]
         assert r["output"][0]["content"] == [{"type": "output_text", "text": deltas}]
-        assert r["usage"]["total_tokens"] == r["usage"]["input_tokens"] + r["usage"]["output_tokens"]
-        user, assistant = h.of_type("conversation.item.done")
+        assert (
+            r["usage"]["total_tokens"] == r["usage"]["input_tokens"] + r["usage"]["output_tokens"]
+        )
+        user = h.of_type("conversation.item.done")[0]
         assert h.of_type("conversation.item.added")[1]["previous_item_id"] == user["item"]["id"]
 
     scenario(body, TEXT)
@@ -142,10 +160,17 @@ def test_audio_response_plays_then_reports_done_then_stopped() -> None:
         h.send({"type": "response.create"})
         await h.wait_for("output_audio_buffer.stopped")
         types = h.types()
-        order = ["response.content_part.added", "output_audio_buffer.started",
-                 "response.output_audio_transcript.delta", "response.output_audio.done",
-                 "response.output_audio_transcript.done", "response.content_part.done",
-                 "response.output_item.done", "response.done", "output_audio_buffer.stopped"]
+        order = [
+            "response.content_part.added",
+            "output_audio_buffer.started",
+            "response.output_audio_transcript.delta",
+            "response.output_audio.done",
+            "response.output_audio_transcript.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.done",
+            "output_audio_buffer.stopped",
+        ]
         positions = [types.index(t) for t in order]
         assert positions == sorted(positions)
         assert types[-1] == "output_audio_buffer.stopped"
@@ -173,10 +198,23 @@ def test_greeting_when_nothing_was_said() -> None:
 def test_out_of_band_response_stays_out_of_the_conversation() -> None:
     async def body(h: Harness) -> None:
         h.send(user_text("hi"))
-        h.send({"type": "response.create", "response": {
-            "conversation": "none", "output_modalities": ["text"], "metadata": {"topic": "x"},
-            "input": [{"type": "message", "role": "user",
-                       "content": [{"type": "input_text", "text": "Summarize"}]}]}})
+        h.send(
+            {
+                "type": "response.create",
+                "response": {
+                    "conversation": "none",
+                    "output_modalities": ["text"],
+                    "metadata": {"topic": "x"},
+                    "input": [
+                        {
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": "Summarize"}],
+                        }
+                    ],
+                },
+            }
+        )
         done = await h.wait_for("response.done")
         assert done["response"]["conversation_id"] is None
         assert done["response"]["metadata"] == {"topic": "x"}
@@ -211,8 +249,10 @@ def test_response_cancel_stops_speech_at_once() -> None:
         h.send({"type": "response.cancel"})
         done = await h.wait_for("response.done")
         assert done["response"]["status"] == "cancelled"
-        assert done["response"]["status_details"] == {"type": "cancelled",
-                                                      "reason": "client_cancelled"}
+        assert done["response"]["status_details"] == {
+            "type": "cancelled",
+            "reason": "client_cancelled",
+        }
         item = done["response"]["output"][0]
         assert item["status"] == "incomplete"
         assert "story" not in item["content"][0]["transcript"]  # cut off early
@@ -242,13 +282,14 @@ def test_clearing_the_tail_of_a_finished_response() -> None:
     scenario(body, delta_interval_ms=0)
 
 
-# -- audio turns without WebRTC: manual commit and append ---------------------------------------------
+# -- audio turns without WebRTC: manual commit and append ------------------------------------------
 
 
 def pcm24k_base64(ms: int, amplitude: float = 0.3) -> str:
     t = np.arange(24 * ms) / 24_000
-    return base64.b64encode((amplitude * 32767 * np.sin(2 * np.pi * 200 * t))
-                            .astype("<i2").tobytes()).decode()
+    return base64.b64encode(
+        (amplitude * 32767 * np.sin(2 * np.pi * 200 * t)).astype("<i2").tobytes()
+    ).decode()
 
 
 def test_manual_turns_commit_what_was_appended() -> None:
@@ -277,10 +318,20 @@ def test_manual_turns_commit_what_was_appended() -> None:
 
 
 def test_server_vad_on_appended_audio_with_transcription_from_the_script() -> None:
-    session = {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {
-        "transcription": {"model": "whisper-1"},
-        "turn_detection": {"type": "server_vad", "silence_duration_ms": 200,
-                           "prefix_padding_ms": 100}}}}
+    session = {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "audio": {
+            "input": {
+                "transcription": {"model": "whisper-1"},
+                "turn_detection": {
+                    "type": "server_vad",
+                    "silence_duration_ms": 200,
+                    "prefix_padding_ms": 100,
+                },
+            }
+        },
+    }
     script = [{"user": "What's the weather?", "assistant": "Sunny and warm."}]
 
     async def body(h: Harness) -> None:
@@ -299,7 +350,8 @@ def test_server_vad_on_appended_audio_with_transcription_from_the_script() -> No
         assert h.of_type("response.output_text.done")[0]["text"] == "Sunny and warm."
         types = h.types()
         assert types.index("conversation.item.input_audio_transcription.completed") < types.index(
-            "response.created")
+            "response.created"
+        )
 
     scenario(body, session, script)
 
@@ -323,13 +375,21 @@ def test_function_call_round_trip() -> None:
         assert args_done["call_id"] == call["call_id"] and args_done["name"] == "get_weather"
         assert "response.output_text.delta" not in h.types()
         n = len(h.sent)
-        h.send({"type": "conversation.item.create", "item": {
-            "type": "function_call_output", "call_id": call["call_id"],
-            "output": '{"temperature": 21}'}})
+        h.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "function_call_output",
+                    "call_id": call["call_id"],
+                    "output": '{"temperature": 21}',
+                },
+            }
+        )
         h.send({"type": "response.create"})
         await h.wait_for("response.done", start=n)
         assert h.of_type("response.output_text.done")[0]["text"] == (
-            'The get_weather tool returned: {"temperature": 21}')
+            'The get_weather tool returned: {"temperature": 21}'
+        )
 
     scenario(body, session)
 
@@ -346,8 +406,12 @@ def test_function_call_round_trip() -> None:
     ],
 )
 def test_which_tool_is_called(tool_choice: Any, text: str, expected: str | None) -> None:
-    session = {"type": "realtime", "output_modalities": ["text"], "tool_choice": tool_choice,
-               "tools": [WEATHER_TOOL, {"type": "function", "name": "get_time"}]}
+    session = {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "tool_choice": tool_choice,
+        "tools": [WEATHER_TOOL, {"type": "function", "name": "get_time"}],
+    }
 
     async def body(h: Harness) -> None:
         h.send(user_text(text))
@@ -369,8 +433,16 @@ def test_a_scripted_reply_follows_the_tool_output() -> None:
         h.send({"type": "response.create"})
         call = (await h.wait_for("response.done"))["response"]["output"][0]
         n = len(h.sent)
-        h.send({"type": "conversation.item.create", "item": {
-            "type": "function_call_output", "call_id": call["call_id"], "output": "mild"}})
+        h.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "function_call_output",
+                    "call_id": call["call_id"],
+                    "output": "mild",
+                },
+            }
+        )
         h.send({"type": "response.create"})
         await h.wait_for("response.done", start=n)
         assert h.of_type("response.output_text.done")[0]["text"] == "It is mild in Paris."
@@ -392,15 +464,33 @@ def test_retrieve_delete_and_truncate_items() -> None:
         h.send({"type": "response.create"})
         done = await h.wait_for("response.done")
         assistant = done["response"]["output"][0]["id"]
-        h.send({"type": "conversation.item.truncate", "item_id": assistant, "content_index": 0,
-                "audio_end_ms": 300})
+        h.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": assistant,
+                "content_index": 0,
+                "audio_end_ms": 300,
+            }
+        )
         truncated = await h.wait_for("conversation.item.truncated")
         assert truncated["audio_end_ms"] == 300
         n = len(h.sent)
-        h.send({"type": "conversation.item.truncate", "item_id": assistant, "content_index": 0,
-                "audio_end_ms": 60_000})
-        h.send({"type": "conversation.item.truncate", "item_id": "item_mine", "content_index": 0,
-                "audio_end_ms": 10})
+        h.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": assistant,
+                "content_index": 0,
+                "audio_end_ms": 60_000,
+            }
+        )
+        h.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": "item_mine",
+                "content_index": 0,
+                "audio_end_ms": 10,
+            }
+        )
         h.send({"type": "conversation.item.delete", "item_id": "item_mine"})
         h.send({"type": "conversation.item.delete", "item_id": "item_mine"})
         await h.wait_for("conversation.item.deleted", start=n)
@@ -415,18 +505,28 @@ def test_retrieve_delete_and_truncate_items() -> None:
 
 def test_session_update_merges_and_rejects_unknown_fields_whole() -> None:
     async def body(h: Harness) -> None:
-        h.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})
+        h.send(
+            {"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}}
+        )
         updated = await h.wait_for("session.updated")
         assert updated["session"]["instructions"] == "Be brief."
         assert updated["session"]["id"] == h.sent[0]["session"]["id"]
         n = len(h.sent)
-        h.send({"type": "session.update", "event_id": "evt_bad", "session": {
-            "type": "realtime", "instructions": "changed", "temperature": 0.8}})
+        h.send(
+            {
+                "type": "session.update",
+                "event_id": "evt_bad",
+                "session": {"type": "realtime", "instructions": "changed", "temperature": 0.8},
+            }
+        )
         error = await h.wait_for("error", start=n)
         assert error["error"] == {
-            "type": "invalid_request_error", "code": "unknown_parameter",
+            "type": "invalid_request_error",
+            "code": "unknown_parameter",
             "message": "Unknown parameter: 'session.temperature'.",
-            "param": "session.temperature", "event_id": "evt_bad"}
+            "param": "session.temperature",
+            "event_id": "evt_bad",
+        }
         h.send({"type": "session.update", "session": {"type": "realtime"}})
         again = await h.wait_for("session.updated", start=n)
         assert again["session"]["instructions"] == "Be brief."  # the bad update changed nothing
@@ -436,13 +536,21 @@ def test_session_update_merges_and_rejects_unknown_fields_whole() -> None:
 
 def test_the_voice_cannot_change_once_the_assistant_has_spoken() -> None:
     async def body(h: Harness) -> None:
-        h.send({"type": "session.update", "session": {"type": "realtime",
-                                                      "audio": {"output": {"voice": "marin"}}}})
+        h.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"output": {"voice": "marin"}}},
+            }
+        )
         await h.wait_for("session.updated")
         h.send({"type": "response.create"})
         await h.wait_for("response.done")
-        h.send({"type": "session.update", "session": {"type": "realtime",
-                                                      "audio": {"output": {"voice": "cedar"}}}})
+        h.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"output": {"voice": "cedar"}}},
+            }
+        )
         assert (await h.wait_for("error"))["error"]["code"] == "cannot_update_voice"
 
     scenario(body, delta_interval_ms=0)
@@ -456,14 +564,24 @@ def test_the_voice_cannot_change_once_the_assistant_has_spoken() -> None:
         ('{"event_id": "e"}', "missing_required_parameter", "type"),
         ('{"type": "response.explode"}', "invalid_value", "type"),
         ('{"type": "conversation.item.create"}', "missing_required_parameter", "item"),
-        ('{"type": "conversation.item.create", "item": {"type": "message", "role": "user"}}',
-         "missing_required_parameter", "item.content"),
-        ('{"type": "conversation.item.create", "item": {"type": "message", "role": "robot", '
-         '"content": []}}', "invalid_value", "item.role"),
+        (
+            '{"type": "conversation.item.create", "item": {"type": "message", "role": "user"}}',
+            "missing_required_parameter",
+            "item.content",
+        ),
+        (
+            '{"type": "conversation.item.create", "item": {"type": "message", "role": "robot", '
+            '"content": []}}',
+            "invalid_value",
+            "item.role",
+        ),
         ('{"type": "input_audio_buffer.append", "audio": 5}', "invalid_type", "audio"),
         ('{"type": "input_audio_buffer.append", "audio": "***"}', "invalid_value", "audio"),
-        ('{"type": "response.create", "response": {"modalities": ["text"]}}',
-         "unknown_parameter", "response.modalities"),
+        (
+            '{"type": "response.create", "response": {"modalities": ["text"]}}',
+            "unknown_parameter",
+            "response.modalities",
+        ),
     ],
 )
 def test_malformed_client_events_get_an_error_and_the_call_goes_on(

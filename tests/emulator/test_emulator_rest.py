@@ -32,24 +32,31 @@ async def browser_like_offer() -> str:
     return sdp
 
 
-async def post(url: str, *, headers: dict[str, str] | None = None, **kw: Any
-               ) -> tuple[int, dict[str, str], Any]:
+async def post(
+    url: str, *, headers: dict[str, str] | None = None, **kw: Any
+) -> tuple[int, dict[str, str], Any]:
     async with aiohttp.ClientSession() as http, http.post(url, headers=headers, **kw) as r:
         body = await (r.json() if r.content_type == "application/json" else r.text())
         return r.status, dict(r.headers), body
 
 
-async def mint(emu: Emulator, body: dict[str, Any] | None = None, key: str = "sk-test"
-               ) -> tuple[int, Any]:
-    status, _, reply = await post(f"{emu.base_url}/realtime/client_secrets",
-                                  headers={"Authorization": f"Bearer {key}"}, json=body or {})
+async def mint(
+    emu: Emulator, body: dict[str, Any] | None = None, key: str = "sk-test"
+) -> tuple[int, Any]:
+    status, _, reply = await post(
+        f"{emu.base_url}/realtime/client_secrets",
+        headers={"Authorization": f"Bearer {key}"},
+        json=body or {},
+    )
     return status, reply
 
 
 async def call(emu: Emulator, sdp: str, token: str) -> tuple[int, dict[str, str], Any]:
-    return await post(f"{emu.base_url}/realtime/calls", data=sdp,
-                      headers={"Authorization": f"Bearer {token}",
-                               "Content-Type": "application/sdp"})
+    return await post(
+        f"{emu.base_url}/realtime/calls",
+        data=sdp,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"},
+    )
 
 
 def assert_openai_error(body: Any, code: str | None = None) -> None:
@@ -66,10 +73,17 @@ def assert_openai_error(body: Any, code: str | None = None) -> None:
 def test_client_secret_echoes_the_effective_session(emulator: Emulator) -> None:
     async def go() -> None:
         before = int(time.time())
-        status, reply = await mint(emulator, {
-            "expires_after": {"anchor": "created_at", "seconds": 120},
-            "session": {"type": "realtime", "instructions": "Be kind.",
-                        "audio": {"output": {"voice": "marin"}}}})
+        status, reply = await mint(
+            emulator,
+            {
+                "expires_after": {"anchor": "created_at", "seconds": 120},
+                "session": {
+                    "type": "realtime",
+                    "instructions": "Be kind.",
+                    "audio": {"output": {"voice": "marin"}},
+                },
+            },
+        )
         assert status == 200
         ClientSecretCreateResponse.model_validate(reply)
         assert reply["value"].startswith("ek_") and len(reply["value"]) >= 24
@@ -87,18 +101,20 @@ def test_client_secret_echoes_the_effective_session(emulator: Emulator) -> None:
 @pytest.mark.parametrize(
     ("body", "code", "param"),
     [
-        ({"expires_after": {"anchor": "created_at", "seconds": 9}}, "integer_below_min_value",
-         "expires_after.seconds"),
-        ({"expires_after": {"seconds": 7201}}, "integer_above_max_value",
-         "expires_after.seconds"),
-        ({"session": {"type": "realtime", "voice": "alloy"}}, "unknown_parameter",
-         "session.voice"),
+        (
+            {"expires_after": {"anchor": "created_at", "seconds": 9}},
+            "integer_below_min_value",
+            "expires_after.seconds",
+        ),
+        ({"expires_after": {"seconds": 7201}}, "integer_above_max_value", "expires_after.seconds"),
+        ({"session": {"type": "realtime", "voice": "alloy"}}, "unknown_parameter", "session.voice"),
         ({"session": {"instructions": "x"}}, "missing_required_parameter", "session.type"),
         ({"sesion": {}}, "unknown_parameter", "sesion"),
     ],
 )
-def test_client_secret_rejects_invalid_requests(emulator: Emulator, body: dict, code: str,
-                                                param: str) -> None:
+def test_client_secret_rejects_invalid_requests(
+    emulator: Emulator, body: dict, code: str, param: str
+) -> None:
     status, reply = run(mint(emulator, body))
     assert status == 400
     assert_openai_error(reply, code)
@@ -114,8 +130,9 @@ def test_client_secret_auth(emulator: Emulator) -> None:
         _, secret = await mint(emulator)
         status, reply = await mint(emulator, key=secret["value"])
         assert status == 401 and "API key" in reply["error"]["message"]
-        status, _, reply = await post(f"{emulator.base_url}/realtime/client_secrets",
-                                      headers=KEY, data=b"{oops")
+        status, _, reply = await post(
+            f"{emulator.base_url}/realtime/client_secrets", headers=KEY, data=b"{oops"
+        )
         assert status == 400
         assert_openai_error(reply, "invalid_json")
 
@@ -124,6 +141,7 @@ def test_client_secret_auth(emulator: Emulator) -> None:
 
 def test_a_fixed_api_key_is_enforced() -> None:
     with Emulator(api_key="sk-right") as emu:
+
         async def go() -> None:
             status, reply = await mint(emu, key="sk-wrong")
             assert status == 401
@@ -160,8 +178,9 @@ def assert_answer_like_openais(answer: str) -> None:
     assert parsed.group[0].items == ["0", "1"]
     audio, data = parsed.media
     assert audio.direction == "sendrecv"
-    assert any(c.name == "opus" and c.clockRate == 48000 and c.channels == 2
-               for c in audio.rtp.codecs)
+    assert any(
+        c.name == "opus" and c.clockRate == 48000 and c.channels == 2 for c in audio.rtp.codecs
+    )
     assert audio.dtls.role == "client"  # a=setup:active, like OpenAI's
     assert data.sctp_port == 5000
     assert audio.ice.usernameFragment and audio.ice.password
@@ -199,8 +218,13 @@ def test_every_call_error_status(emulator: Emulator) -> None:
         assert status == 401
         assert_openai_error(body, "client_secret_expired")
         # 400: unparsable offers, wrong content type, invalid session
-        for bad in ("", "hello", '{"sdp": "v=0"}', "v=0\r\nm=video 9 RTP/AVP 96\r\n",
-                    offer.replace("a=fingerprint", "a=fingerprnt")):
+        for bad in (
+            "",
+            "hello",
+            '{"sdp": "v=0"}',
+            "v=0\r\nm=video 9 RTP/AVP 96\r\n",
+            offer.replace("a=fingerprint", "a=fingerprnt"),
+        ):
             status, _, body = await call(emulator, bad, "sk-test")
             assert status == 400, bad
             assert_openai_error(body, "invalid_offer")
@@ -224,10 +248,15 @@ def test_every_call_error_status(emulator: Emulator) -> None:
     run(go())
 
 
-@pytest.mark.parametrize("name", ["chromium120_offer_audio_video.sdp",
-                                  "firefox_offer_audio_video.sdp",
-                                  "chrome_offer_audio_video_datachannel.sdp",
-                                  "aiortc_offer_2026-04.sdp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chromium120_offer_audio_video.sdp",
+        "firefox_offer_audio_video.sdp",
+        "chrome_offer_audio_video_datachannel.sdp",
+        "aiortc_offer_2026-04.sdp",
+    ],
+)
 def test_real_world_offers_are_answered(emulator: Emulator, name: str) -> None:
     path = REALWORLD / name
     if not path.exists():
@@ -241,8 +270,9 @@ def test_real_world_offers_are_answered(emulator: Emulator, name: str) -> None:
 def test_hangup_ends_the_call(emulator: Emulator, clients: Any) -> None:
     async def go() -> None:
         async with clients.connected() as c:
-            status, _, _ = await post(f"{emulator.base_url}/realtime/calls/{c.call_id}/hangup",
-                                      headers=KEY)
+            status, _, _ = await post(
+                f"{emulator.base_url}/realtime/calls/{c.call_id}/hangup", headers=KEY
+            )
             assert status == 200
             assert c.call_id not in emulator.calls
             for _ in range(100):
@@ -252,7 +282,8 @@ def test_hangup_ends_the_call(emulator: Emulator, clients: Any) -> None:
             assert c.channel.readyState == "closed"
             assert emulator.sent_events(c.call_id)[0]["type"] == "session.created"  # kept
             status, _, body = await post(
-                f"{emulator.base_url}/realtime/calls/{c.call_id}/hangup", headers=KEY)
+                f"{emulator.base_url}/realtime/calls/{c.call_id}/hangup", headers=KEY
+            )
             assert status == 404 and "ended" in body["error"]["message"]
 
     run(go())
@@ -264,11 +295,15 @@ def test_hangup_ends_the_call(emulator: Emulator, clients: Any) -> None:
 def test_cors_preflight_and_headers_on_every_reply(emulator: Emulator) -> None:
     async def go() -> None:
         async with aiohttp.ClientSession() as http:
-            async with http.options(f"{emulator.base_url}/realtime/calls", headers={
-                "Origin": "http://localhost:8888", "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type",
-                "Access-Control-Request-Private-Network": "true",
-            }) as r:
+            async with http.options(
+                f"{emulator.base_url}/realtime/calls",
+                headers={
+                    "Origin": "http://localhost:8888",
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type",
+                    "Access-Control-Request-Private-Network": "true",
+                },
+            ) as r:
                 assert r.status == 204
                 assert r.headers["Access-Control-Allow-Origin"] == "*"
                 assert r.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
@@ -323,8 +358,9 @@ def test_admin_over_http(emulator: Emulator, clients: Any) -> None:
                 state = await r.json()
                 assert state["emulator"] == "rt_widget" and state["language_model"] is None
                 assert [x["id"] for x in state["calls"]] == [c.call_id]
-            async with http.post(f"{admin}/calls/{c.call_id}/knobs",
-                                 json={"response_delay_ms": 150}) as r:
+            async with http.post(
+                f"{admin}/calls/{c.call_id}/knobs", json={"response_delay_ms": 150}
+            ) as r:
                 assert (await r.json())["response_delay_ms"] == 150
             async with http.post(f"{admin}/knobs", json={"delta_interval_ms": -1}) as r:
                 assert r.status == 400
@@ -365,6 +401,7 @@ def test_admin_answers_loopback_clients_only() -> None:
     if address is None:
         pytest.skip("this machine has no non-loopback address")
     with Emulator(host="0.0.0.0") as emu:
+
         async def go() -> None:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://{address}:{emu.port}/admin") as r:

@@ -22,8 +22,11 @@ from rt_widget.emulator.__main__ import _parser
 
 def mint(base_url: str, key: str = "sk-test") -> dict:
     request = urllib.request.Request(
-        f"{base_url}/realtime/client_secrets", data=b"{}", method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        f"{base_url}/realtime/client_secrets",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as reply:
         return json.loads(reply.read())
 
@@ -43,7 +46,7 @@ def test_in_process_api_starts_on_a_free_port_and_stops_cleanly() -> None:
     assert not emu.running and not thread.is_alive()
     assert {t.ident for t in threading.enumerate()} <= before
     with pytest.raises(RuntimeError, match="not running"):
-        emu.base_url
+        _ = emu.base_url
     emu.stop()  # stopping twice is harmless
 
 
@@ -80,8 +83,12 @@ def test_script_from_a_json_file(tmp_path: Path, emulator: Emulator) -> None:
     path = tmp_path / "script.json"
     path.write_text(json.dumps([{"user": "Hi", "assistant": "Hello!"}, {"assistant": "Bye."}]))
     assert load_script(path) == [Turn("Hi", "Hello!"), Turn(None, "Bye.")]
-    for bad, message in [("{}", "array"), ("[1]", "object"), ('[{"bot": "x"}]', "unknown keys"),
-                         ("[{", "not valid JSON")]:
+    for bad, message in [
+        ("{}", "array"),
+        ("[1]", "object"),
+        ('[{"bot": "x"}]', "unknown keys"),
+        ("[{", "not valid JSON"),
+    ]:
         path.write_text(bad)
         with pytest.raises(ValueError, match=message):
             load_script(path)
@@ -91,8 +98,16 @@ def test_script_from_a_json_file(tmp_path: Path, emulator: Emulator) -> None:
 
 def test_help_documents_every_option() -> None:
     text = _parser().format_help()
-    for option in ("--host", "--port", "--api-key", "--script", "--response-delay-ms",
-                   "--delta-interval-ms", "--voice", "--log-level"):
+    for option in (
+        "--host",
+        "--port",
+        "--api-key",
+        "--script",
+        "--response-delay-ms",
+        "--delta-interval-ms",
+        "--voice",
+        "--log-level",
+    ):
         assert option in text
     assert "no language model" in text
 
@@ -102,9 +117,24 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     script.write_text('[{"assistant": "Scripted hello."}]')
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rt_widget.emulator", "--port", "0", "--api-key", "sk-cli",
-         "--script", str(script), "--voice", "pattern"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "rt_widget.emulator",
+            "--port",
+            "0",
+            "--api-key",
+            "sk-cli",
+            "--script",
+            str(script),
+            "--voice",
+            "pattern",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         match = re.search(r"serving (http://127\.0\.0\.1:\d+/v1)", line)
@@ -128,8 +158,12 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
 def test_command_line_rejects_a_bad_script(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("nope")
-    done = subprocess.run([sys.executable, "-m", "rt_widget.emulator", "--script", str(bad)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "rt_widget.emulator", "--script", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "not valid JSON" in done.stderr
 
 

@@ -46,8 +46,10 @@ def test_client_instructions_are_echoed_untouched() -> None:
     [
         ({"type": "realtime", "foo": 1}, "session.foo"),
         ({"type": "realtime", "audio": {"input": {"vad": {}}}}, "session.audio.input.vad"),
-        ({"type": "realtime", "tools": [{"type": "function", "name": "f", "strict": True}]},
-         "session.tools[0].strict"),
+        (
+            {"type": "realtime", "tools": [{"type": "function", "name": "f", "strict": True}]},
+            "session.tools[0].strict",
+        ),
         ({"type": "realtime", "input_audio_format": "pcm16"}, "session.input_audio_format"),
     ],
 )
@@ -62,23 +64,49 @@ def test_an_unknown_field_anywhere_rejects_the_update_naming_it(patch: dict, par
     [
         ({}, "missing_required_parameter", "session.type"),
         ({"type": "realtime", "instructions": 3}, "invalid_type", "session.instructions"),
-        ({"type": "realtime", "output_modalities": ["audio", "text"]}, "array_above_max_length",
-         "session.output_modalities"),
-        ({"type": "realtime", "output_modalities": ["video"]}, "invalid_value",
-         "session.output_modalities[0]"),
-        ({"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad",
-                                                                      "threshold": 1.5}}}},
-         "decimal_above_max_value", "session.audio.input.turn_detection.threshold"),
-        ({"type": "realtime", "audio": {"input": {"turn_detection": {"type": "loud"}}}},
-         "invalid_value", "session.audio.input.turn_detection.type"),
-        ({"type": "realtime", "audio": {"output": {"speed": 3}}}, "decimal_above_max_value",
-         "session.audio.output.speed"),
-        ({"type": "realtime", "tools": [{"type": "function"}]}, "missing_required_parameter",
-         "session.tools[0].name"),
-        ({"type": "realtime", "tool_choice": {"type": "function"}}, "missing_required_parameter",
-         "session.tool_choice.name"),
-        ({"type": "realtime", "max_output_tokens": 0}, "integer_below_min_value",
-         "session.max_output_tokens"),
+        (
+            {"type": "realtime", "output_modalities": ["audio", "text"]},
+            "array_above_max_length",
+            "session.output_modalities",
+        ),
+        (
+            {"type": "realtime", "output_modalities": ["video"]},
+            "invalid_value",
+            "session.output_modalities[0]",
+        ),
+        (
+            {
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 1.5}}},
+            },
+            "decimal_above_max_value",
+            "session.audio.input.turn_detection.threshold",
+        ),
+        (
+            {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "loud"}}}},
+            "invalid_value",
+            "session.audio.input.turn_detection.type",
+        ),
+        (
+            {"type": "realtime", "audio": {"output": {"speed": 3}}},
+            "decimal_above_max_value",
+            "session.audio.output.speed",
+        ),
+        (
+            {"type": "realtime", "tools": [{"type": "function"}]},
+            "missing_required_parameter",
+            "session.tools[0].name",
+        ),
+        (
+            {"type": "realtime", "tool_choice": {"type": "function"}},
+            "missing_required_parameter",
+            "session.tool_choice.name",
+        ),
+        (
+            {"type": "realtime", "max_output_tokens": 0},
+            "integer_below_min_value",
+            "session.max_output_tokens",
+        ),
         ({"type": "transcription"}, "invalid_value", "session.type"),
     ],
 )
@@ -88,12 +116,16 @@ def test_invalid_values_name_the_path_and_the_problem(patch: dict, code: str, pa
 
 
 def test_update_merges_audio_and_replaces_the_rest() -> None:
-    config = SessionConfig().updated({
-        "type": "realtime",
-        "instructions": "A",
-        "tools": [{"type": "function", "name": "get_weather"}],
-        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 900}}},
-    })
+    config = SessionConfig().updated(
+        {
+            "type": "realtime",
+            "instructions": "A",
+            "tools": [{"type": "function", "name": "get_weather"}],
+            "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 900}}
+            },
+        }
+    )
     td = config.config["audio"]["input"]["turn_detection"]
     assert td["silence_duration_ms"] == 900 and td["threshold"] == 0.5  # merged, not replaced
     assert config.config["audio"]["output"]["voice"] == "alloy"  # untouched sibling
@@ -104,16 +136,32 @@ def test_update_merges_audio_and_replaces_the_rest() -> None:
 
 def test_turn_detection_null_means_manual_and_semantic_vad_is_energy_vad() -> None:
     manual = SessionConfig().updated(
-        {"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+        {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
     assert manual.turn_detection is None
-    semantic = manual.updated({"type": "realtime", "audio": {"input": {
-        "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": False}}}})
+    semantic = manual.updated(
+        {
+            "type": "realtime",
+            "audio": {
+                "input": {
+                    "turn_detection": {
+                        "type": "semantic_vad",
+                        "eagerness": "high",
+                        "create_response": False,
+                    }
+                }
+            },
+        }
+    )
     td = semantic.turn_detection
     assert td is not None and td.kind == "semantic_vad"
     assert td.silence_duration_ms == 300 and td.create_response is False
     assert semantic.config["audio"]["input"]["turn_detection"] == {
-        "type": "semantic_vad", "eagerness": "high", "create_response": False,
-        "interrupt_response": True}
+        "type": "semantic_vad",
+        "eagerness": "high",
+        "create_response": False,
+        "interrupt_response": True,
+    }
 
 
 def test_a_rejected_update_leaves_the_session_as_it_was() -> None:
@@ -149,21 +197,35 @@ _patches = st.fixed_dictionaries(
         "instructions": st.text(max_size=50),
         "output_modalities": st.sampled_from([["audio"], ["text"]]),
         "tools": st.lists(
-            st.fixed_dictionaries({"type": st.just("function"),
-                                   "name": st.from_regex(r"[a-z_]{1,12}", fullmatch=True)}),
-            max_size=3),
+            st.fixed_dictionaries(
+                {
+                    "type": st.just("function"),
+                    "name": st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+                }
+            ),
+            max_size=3,
+        ),
         "tool_choice": st.sampled_from(["auto", "none", "required"]),
         "max_output_tokens": st.one_of(st.integers(1, 4096), st.just("inf")),
-        "audio": st.fixed_dictionaries({}, optional={
-            "input": st.fixed_dictionaries({}, optional={
-                "turn_detection": _td,
-                "transcription": st.one_of(st.none(), st.just({"model": "whisper-1"})),
-            }),
-            "output": st.fixed_dictionaries({}, optional={
-                "voice": st.sampled_from(["alloy", "marin", "cedar"]),
-                "speed": st.floats(0.25, 1.5),
-            }),
-        }),
+        "audio": st.fixed_dictionaries(
+            {},
+            optional={
+                "input": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "turn_detection": _td,
+                        "transcription": st.one_of(st.none(), st.just({"model": "whisper-1"})),
+                    },
+                ),
+                "output": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "voice": st.sampled_from(["alloy", "marin", "cedar"]),
+                        "speed": st.floats(0.25, 1.5),
+                    },
+                ),
+            },
+        ),
     },
 )
 

@@ -71,8 +71,9 @@ def test_threshold_decides_what_is_loud() -> None:
 
 def test_padding_never_reaches_into_the_previous_turn() -> None:
     vad = EnergyVad(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=200)
-    events = feed(vad, np.concatenate([tone(300), silence(200), silence(100), tone(300),
-                                       silence(300)]))
+    events = feed(
+        vad, np.concatenate([tone(300), silence(200), silence(100), tone(300), silence(300)])
+    )
     assert events[2] == SpeechStarted(500)  # not 300: the first turn ended at 500
 
 

@@ -44,8 +44,9 @@ def test_text_starting_with_a_dash_is_spoken_not_taken_as_an_option() -> None:
 
 @pytest.mark.skipif(espeak is None, reason="espeak-ng is not installed")
 def test_parse_wav_reads_espeaks_streamed_header() -> None:
-    data = subprocess.run([espeak, "--stdout"], input=b"hello", capture_output=True,
-                          check=True).stdout
+    data = subprocess.run(
+        [espeak, "--stdout"], input=b"hello", capture_output=True, check=True
+    ).stdout
     samples, rate = parse_wav(data)
     assert rate == 22_050 and samples.size > 0.2 * rate
 

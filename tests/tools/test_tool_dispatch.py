@@ -105,6 +105,11 @@ def has_response_create(s: Sink) -> bool:
 
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+@pytest.fixture
 def registry() -> ToolRegistry:
     return ToolRegistry()
 

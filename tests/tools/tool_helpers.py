@@ -1,6 +1,8 @@
 """Helpers for the tool tests: openai's GA Realtime types as the judge of what we produce, and a
-stand-in for the widget's callbacks. (Not named conftest: other test folders have one, and a
-plain module name keeps the imports unambiguous.)"""
+stand-in for the widget's callbacks.
+
+Deliberately not a conftest.py: tests/emulator imports its conftest by the plain module name
+``conftest``, which another folder's non-package conftest.py would shadow."""
 
 from __future__ import annotations
 

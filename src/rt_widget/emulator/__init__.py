@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ApiError
+from .journal import EventJournal
 from .knobs import CallKnobs, Fault
 from .log import log
 from .script import Turn, load_script
@@ -185,7 +186,7 @@ class Emulator:
     # -- knobs and faults --------------------------------------------------------------------------
 
     def set_knobs(self, call_id: str | None = None, **changes: Any) -> CallKnobs:
-        """``response_delay_ms`` / ``delta_interval_ms`` of one call, or (no call_id) of new calls."""
+        """Set ``response_delay_ms`` / ``delta_interval_ms`` of a call, or (no id) of new calls."""
         return self._call_soon(lambda s: s.set_knobs(call_id, **changes))
 
     def inject_fault(self, call_id: str | None, kind: str | Fault, **params: Any) -> dict[str, Any]:
@@ -212,6 +213,7 @@ class Emulator:
 
     def task_count(self) -> int:
         """Tasks alive on the emulator's loop (for leak checks)."""
+
         async def count() -> int:
             return len(asyncio.all_tasks()) - 1  # not this one
 
@@ -221,14 +223,17 @@ class Emulator:
 
     def _running(self) -> EmulatorServer:
         if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() or use it in a with block")
+            raise RuntimeError(
+                "the emulator is not running; call start() or use it in a with block"
+            )
         return self._server
 
-    def _journal(self, call_id: str) -> Any:
+    def _journal(self, call_id: str) -> EventJournal:
         return self._call_soon(lambda s: s.journal(call_id))
 
-    def _await(self, make: Callable[[EmulatorServer], Coroutine[Any, Any, T]],
-               timeout: float = 30.0) -> T:
+    def _await(
+        self, make: Callable[[EmulatorServer], Coroutine[Any, Any, T]], timeout: float = 30.0
+    ) -> T:
         server = self._running()
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(make(server), self._loop).result(timeout)

@@ -26,26 +26,57 @@ def _parser() -> argparse.ArgumentParser:
         epilog="The admin path (/admin: faults, knobs, bursts, event records) answers loopback "
         "clients only. See docs/emulator.md.",
     )
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: %(default)s; 0.0.0.0 for a classroom)")
-    p.add_argument("--port", type=int, default=8765,
-                   help="port to listen on, 0 for any free one (default: %(default)s)")
-    p.add_argument("--api-key", default=None, metavar="KEY",
-                   help="accept only this API key (default: any non-empty key)")
-    p.add_argument("--script", default=None, metavar="FILE",
-                   help='JSON file of scripted turns: [{"user": "...", "assistant": "..."}, ...]')
-    p.add_argument("--response-delay-ms", type=float, default=0.0, metavar="MS",
-                   help="added delay before each response's output, like model latency "
-                        "(default: %(default)s)")
-    p.add_argument("--delta-interval-ms", type=float, default=None, metavar="MS",
-                   help="fixed time between deltas (default: transcript deltas follow the "
-                        "speech, text deltas every 20 ms)")
-    p.add_argument("--voice", choices=("auto", "espeak", "pattern"), default="auto",
-                   help="speech engine: espeak-ng, a synthesized tone pattern, or auto "
-                        "(espeak-ng when installed; default: %(default)s)")
-    p.add_argument("--log-level", default="INFO",
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                   help="log level (default: %(default)s)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; 0.0.0.0 for a classroom)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to listen on, 0 for any free one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="accept only this API key (default: any non-empty key)",
+    )
+    p.add_argument(
+        "--script",
+        default=None,
+        metavar="FILE",
+        help='JSON file of scripted turns: [{"user": "...", "assistant": "..."}, ...]',
+    )
+    p.add_argument(
+        "--response-delay-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="added delay before each response's output, like model latency (default: %(default)s)",
+    )
+    p.add_argument(
+        "--delta-interval-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="fixed time between deltas (default: transcript deltas follow the "
+        "speech, text deltas every 20 ms)",
+    )
+    p.add_argument(
+        "--voice",
+        choices=("auto", "espeak", "pattern"),
+        default="auto",
+        help="speech engine: espeak-ng, a synthesized tone pattern, or auto "
+        "(espeak-ng when installed; default: %(default)s)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level (default: %(default)s)",
+    )
     return p
 
 
@@ -56,8 +87,10 @@ async def serve(server: EmulatorServer) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C raises instead
             loop.add_signal_handler(sig, stop.set)
-    print(f"rt_widget emulator: serving {server.base_url} (no language model; Ctrl+C stops)",
-          flush=True)
+    print(
+        f"rt_widget emulator: serving {server.base_url} (no language model; Ctrl+C stops)",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:
@@ -83,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(server))
     except OSError as e:  # the port is taken, the address is not ours
-        print(f"rt_widget emulator: cannot listen on {args.host}:{args.port}: {e.strerror}",
-              file=sys.stderr)
+        print(
+            f"rt_widget emulator: cannot listen on {args.host}:{args.port}: {e.strerror}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         pass

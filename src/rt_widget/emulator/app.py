@@ -10,7 +10,7 @@ REST (same paths, bodies and errors as the service):
 Admin (loopback clients only; JSON in, JSON out):
     GET    /admin                               the emulator's state
     GET    /admin/calls/{call_id}/events        every server event sent on a call, in order
-    POST   /admin/knobs                         {response_delay_ms?, delta_interval_ms?} for new calls
+    POST   /admin/knobs                         {response_delay_ms?, delta_interval_ms?}: new calls
     POST   /admin/calls/{call_id}/knobs         the same, for one call
     POST   /admin/faults                        {kind, call_id?, ms?, status?, count?}
     DELETE /admin/faults                        no more answer faults
@@ -67,28 +67,42 @@ async def front(request: web.Request, handler: Handler) -> web.StreamResponse:
         except ApiError as e:
             response = error_response(e)
         except web.HTTPMethodNotAllowed as e:
-            response = error_response(ApiError(
-                405, f"Method {request.method} is not allowed on {request.path}; "
-                     f"use {', '.join(sorted(e.allowed_methods))}.", code="method_not_allowed"))
+            response = error_response(
+                ApiError(
+                    405,
+                    f"Method {request.method} is not allowed on {request.path}; "
+                    f"use {', '.join(sorted(e.allowed_methods))}.",
+                    code="method_not_allowed",
+                )
+            )
         except web.HTTPNotFound:
-            response = error_response(ApiError(
-                404, f"Invalid URL ({request.method} {request.path}). The emulator serves "
-                     "/v1/realtime/client_secrets, /v1/realtime/calls and /admin.",
-                code="unknown_url"))
+            response = error_response(
+                ApiError(
+                    404,
+                    f"Invalid URL ({request.method} {request.path}). The emulator serves "
+                    "/v1/realtime/client_secrets, /v1/realtime/calls and /admin.",
+                    code="unknown_url",
+                )
+            )
         except web.HTTPException as e:
             response = error_response(ApiError(e.status, e.reason or "request failed"))
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            response = error_response(ApiError(
-                500, "rt_widget emulator: internal error (see the emulator's log).",
-                type="server_error", code="internal_error"))
+            response = error_response(
+                ApiError(
+                    500,
+                    "rt_widget emulator: internal error (see the emulator's log).",
+                    type="server_error",
+                    code="internal_error",
+                )
+            )
         log.info("%s %s -> %d", request.method, request.path, response.status)
     response.headers.update(CORS_HEADERS)
     response.headers["Server"] = SERVER_HEADER
     return response
 
 
-# -- authentication ---------------------------------------------------------------------------------
+# -- authentication --------------------------------------------------------------------------------
 
 
 def _bearer(request: web.Request) -> str:
@@ -115,8 +129,9 @@ def _check_api_key(server: EmulatorServer, token: str) -> None:
         )
 
 
-def authenticate(request: web.Request, *, secrets: bool, allow_expired: bool = False
-                 ) -> ClientSecret | None:
+def authenticate(
+    request: web.Request, *, secrets: bool, allow_expired: bool = False
+) -> ClientSecret | None:
     """The client secret used, None for the API key; :class:`ApiError` 401 otherwise."""
     server = request.app[SERVER_KEY]
     token = _bearer(request)
@@ -124,8 +139,11 @@ def authenticate(request: web.Request, *, secrets: bool, allow_expired: bool = F
         _check_api_key(server, token)
         return None
     if not secrets:
-        raise ApiError(401, "A client secret cannot be used here; authenticate with your API key.",
-                       code="invalid_api_key")
+        raise ApiError(
+            401,
+            "A client secret cannot be used here; authenticate with your API key.",
+            code="invalid_api_key",
+        )
     secret = server.secrets.get(token)
     if secret is None:
         raise ApiError(
@@ -144,15 +162,16 @@ def authenticate(request: web.Request, *, secrets: bool, allow_expired: bool = F
     return secret
 
 
-# -- REST -------------------------------------------------------------------------------------------
+# -- REST ------------------------------------------------------------------------------------------
 
 
 async def _json_body(request: web.Request, required: bool = False) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         if required:
-            raise ApiError(400, "The request body is empty; send a JSON object.",
-                           code="invalid_json")
+            raise ApiError(
+                400, "The request body is empty; send a JSON object.", code="invalid_json"
+            )
         return {}
     try:
         body = json.loads(raw)
@@ -164,8 +183,11 @@ async def _json_body(request: web.Request, required: bool = False) -> dict[str, 
             code="invalid_json",
         ) from None
     if not isinstance(body, dict):
-        raise ApiError(400, f"The request body must be a JSON object, not {s.describe(body)}.",
-                       code="invalid_type")
+        raise ApiError(
+            400,
+            f"The request body must be a JSON object, not {s.describe(body)}.",
+            code="invalid_type",
+        )
     return body
 
 
@@ -190,11 +212,13 @@ async def client_secrets(request: web.Request) -> web.Response:
     ttl = body.get("expires_after", {}).get("seconds", DEFAULT_TTL_S)
     secret = server.secrets.mint(config, ttl)
     log.info("minted a client secret for %s (valid %d s)", secret.session_id, ttl)
-    return web.json_response({
-        "value": secret.value,
-        "expires_at": secret.expires_at,
-        "session": config.as_session(secret.session_id, secret.expires_at),
-    })
+    return web.json_response(
+        {
+            "value": secret.value,
+            "expires_at": secret.expires_at,
+            "session": config.as_session(secret.session_id, secret.expires_at),
+        }
+    )
 
 
 def _form_text(field: Any) -> str:
@@ -204,16 +228,21 @@ def _form_text(field: Any) -> str:
         return field
     if isinstance(field, (bytes, bytearray)):
         return bytes(field).decode()
-    return field.file.read().decode()
+    return str(field.file.read().decode())
 
 
-async def _multipart_offer(request: web.Request, secret: ClientSecret | None
-                           ) -> tuple[str, SessionConfig]:
+async def _multipart_offer(
+    request: web.Request, secret: ClientSecret | None
+) -> tuple[str, SessionConfig]:
     form = await request.post()
     sdp_field = form.get("sdp")
     if sdp_field is None:
-        raise ApiError(400, "Missing required parameter: 'sdp' (the offer, a form field).",
-                       code="missing_required_parameter", param="sdp")
+        raise ApiError(
+            400,
+            "Missing required parameter: 'sdp' (the offer, a form field).",
+            code="missing_required_parameter",
+            param="sdp",
+        )
     sdp = _form_text(sdp_field)
     session_field = form.get("session")
     base = secret.config if secret is not None else SessionConfig()
@@ -223,8 +252,12 @@ async def _multipart_offer(request: web.Request, secret: ClientSecret | None
     try:
         patch = json.loads(raw)
     except ValueError:
-        raise ApiError(400, "The 'session' field must be a JSON object (the session config).",
-                       code="invalid_json", param="session") from None
+        raise ApiError(
+            400,
+            "The 'session' field must be a JSON object (the session config).",
+            code="invalid_json",
+            param="session",
+        ) from None
     try:
         return sdp, base.updated(patch)
     except ProtocolError as e:
@@ -247,8 +280,7 @@ async def create_call(request: web.Request) -> web.Response:
         )
     offer = check_offer(sdp)
     call = await server.open_call(offer, config, secret.session_id if secret else None)
-    log.info("%s: answered an offer (%s)", call.id,
-             "client secret" if secret else "API key")
+    log.info("%s: answered an offer (%s)", call.id, "client secret" if secret else "API key")
     return web.Response(
         status=201,
         text=call.pc.localDescription.sdp,
@@ -264,7 +296,7 @@ async def hangup(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-# -- admin ------------------------------------------------------------------------------------------
+# -- admin -----------------------------------------------------------------------------------------
 
 
 @web.middleware
@@ -276,8 +308,11 @@ async def loopback_only(request: web.Request, handler: Handler) -> web.StreamRes
         except ValueError:
             local = False
         if not local:
-            raise ApiError(403, "The admin path answers loopback clients only (127.0.0.1, ::1).",
-                           code="forbidden")
+            raise ApiError(
+                403,
+                "The admin path answers loopback clients only (127.0.0.1, ::1).",
+                code="forbidden",
+            )
     return await handler(request)
 
 
@@ -288,14 +323,16 @@ async def admin_state(request: web.Request) -> web.Response:
 async def admin_events(request: web.Request) -> web.Response:
     journal = request.app[SERVER_KEY].journal(request.match_info["call_id"])
     start = int(request.query.get("start", "0"))
-    return web.json_response({"call_id": journal.call_id, "start": start,
-                              "events": journal.events(start)})
+    return web.json_response(
+        {"call_id": journal.call_id, "start": start, "events": journal.events(start)}
+    )
 
 
 async def admin_knobs(request: web.Request) -> web.Response:
     server = request.app[SERVER_KEY]
-    knobs = server.set_knobs(request.match_info.get("call_id"),
-                             **await _json_body(request, required=True))
+    knobs = server.set_knobs(
+        request.match_info.get("call_id"), **await _json_body(request, required=True)
+    )
     return web.json_response(dataclasses.asdict(knobs))
 
 
@@ -303,8 +340,12 @@ async def admin_fault(request: web.Request) -> web.Response:
     body = await _json_body(request, required=True)
     kind = body.pop("kind", None)
     if not isinstance(kind, str):
-        raise ApiError(400, "Missing required parameter: 'kind' (the fault to inject).",
-                       code="missing_required_parameter", param="kind")
+        raise ApiError(
+            400,
+            "Missing required parameter: 'kind' (the fault to inject).",
+            code="missing_required_parameter",
+            param="kind",
+        )
     call_id = body.pop("call_id", None)
     done = await request.app[SERVER_KEY].inject(call_id, kind, **body)
     return web.json_response(done)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import av
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
@@ -21,13 +22,13 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from . import sctp_bundling
 from .audio import SpeechTrack, to_mono
 from .conversation import Conversation
 from .journal import EventJournal
 from .knobs import CallKnobs
 from .log import log
 from .script import ScriptCursor, Turn
-from . import sctp_bundling
 from .session_config import SessionConfig
 from .voice import Voice
 
@@ -93,8 +94,12 @@ class Call:
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != CHANNEL_LABEL or self.channel is not None:
-            log.info("%s: ignoring data channel %r (only one %r is used)", self.id,
-                     channel.label, CHANNEL_LABEL)
+            log.info(
+                "%s: ignoring data channel %r (only one %r is used)",
+                self.id,
+                channel.label,
+                CHANNEL_LABEL,
+            )
             return
         self.channel = channel
         channel.on("message", self.conversation.handle_message)
@@ -123,6 +128,7 @@ class Call:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            assert isinstance(frame, av.AudioFrame)  # an audio track's frames
             samples, rate = to_mono(frame)
             self.conversation.feed_audio(samples, rate)
 
@@ -139,8 +145,11 @@ class Call:
         if channel is None or channel.readyState != "open":
             self._dropped += 1
             if self._dropped == 1:
-                log.warning("%s: data channel not open; dropping %s and later events",
-                            self.id, event["type"])
+                log.warning(
+                    "%s: data channel not open; dropping %s and later events",
+                    self.id,
+                    event["type"],
+                )
             return
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         channel.send(text)

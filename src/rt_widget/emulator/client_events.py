@@ -22,7 +22,11 @@ _user_part = s.tagged(
             {"type": s.string(), "audio": s.string(), "transcript": s.nullable(s.string())}
         ),
         "input_image": s.obj(
-            {"type": s.string(), "image_url": s.string(), "detail": s.literal("auto", "low", "high")}
+            {
+                "type": s.string(),
+                "image_url": s.string(),
+                "detail": s.literal("auto", "low", "high"),
+            }
         ),
     },
 )
@@ -48,12 +52,16 @@ _item_common = {
 
 def _message(parts: s.Validator) -> s.Validator:
     return s.obj(
-        {**_item_common, "role": s.string(), "content": s.array(parts)}, required=("role", "content")
+        {**_item_common, "role": s.string(), "content": s.array(parts)},
+        required=("role", "content"),
     )
 
 
-_messages = {"user": _message(_user_part), "assistant": _message(_assistant_part),
-             "system": _message(_system_part)}
+_messages = {
+    "user": _message(_user_part),
+    "assistant": _message(_assistant_part),
+    "system": _message(_system_part),
+}
 _role = s.literal(*_messages)
 
 
@@ -112,8 +120,12 @@ CLIENT_EVENTS: dict[str, s.Validator] = {
     "conversation.item.retrieve": s.obj({**_common, "item_id": s.string()}, required=("item_id",)),
     "conversation.item.delete": s.obj({**_common, "item_id": s.string()}, required=("item_id",)),
     "conversation.item.truncate": s.obj(
-        {**_common, "item_id": s.string(), "content_index": s.integer(0),
-         "audio_end_ms": s.integer(0)},
+        {
+            **_common,
+            "item_id": s.string(),
+            "content_index": s.integer(0),
+            "audio_end_ms": s.integer(0),
+        },
         required=("item_id", "content_index", "audio_end_ms"),
     ),
     "response.create": s.obj({**_common, "response": _response_params}),
@@ -122,7 +134,7 @@ CLIENT_EVENTS: dict[str, s.Validator] = {
 
 
 def parse_client_event(raw: str | bytes) -> dict[str, Any]:
-    """The checked event, or :class:`ProtocolError` saying what is wrong and what to send instead."""
+    """The checked event, or :class:`ProtocolError` saying what is wrong and what to send."""
     try:
         event = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:

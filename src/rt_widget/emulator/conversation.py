@@ -98,7 +98,9 @@ class ActiveResponse:
     previous_item_id: str | None = None
     text: str = ""
     audio_ms: float = 0.0
-    started: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    started: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     audio_finished: bool = False
 
 
@@ -185,7 +187,7 @@ class Conversation:
                     self._speech_stopped(e, auto=True)
         self._input_ms += samples.size * 1000.0 / rate
 
-    # -- speaker callbacks (the outbound track calls these as frames go out) ------------------------
+    # -- speaker callbacks (the outbound track calls these as frames go out) -----------------------
 
     def playback_started(self, tag: str) -> None:
         self._emit(events.output_audio_started(tag))
@@ -229,7 +231,8 @@ class Conversation:
             raw = base64.b64decode(event["audio"], validate=True)
         except ValueError:
             raise ProtocolError(
-                "Invalid 'audio': expected base64-encoded 16-bit PCM.", code="invalid_value",
+                "Invalid 'audio': expected base64-encoded 16-bit PCM.",
+                code="invalid_value",
                 param="audio",
             ) from None
         self.feed_audio(np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2"), INPUT_RATE)
@@ -368,15 +371,16 @@ class Conversation:
             if self._active is None:
                 self._start_response({})
             else:
-                log.info("%s: turn ended during %s; not starting another", self._label,
-                         self._active.id)
+                log.info(
+                    "%s: turn ended during %s; not starting another", self._label, self._active.id
+                )
 
     def _commit_audio(self, item_id: str, seconds: float) -> None:
         previous = self._last_item_id()
         self._buffer_start_ms = self._input_ms
         self._emit(events.committed(item_id, previous))
         turn = self._script.next_turn()
-        item = {
+        item: dict[str, Any] = {
             "id": item_id,
             "type": "message",
             "status": "completed",
@@ -447,8 +451,14 @@ class Conversation:
                 self._finish(
                     a,
                     "failed",
-                    {"type": "failed", "error": {"type": "server_error", "code": None,
-                                                 "message": f"rt_widget emulator error: {e}"}},
+                    {
+                        "type": "failed",
+                        "error": {
+                            "type": "server_error",
+                            "code": None,
+                            "message": f"rt_widget emulator error: {e}",
+                        },
+                    },
                 )
 
     def _open_item(self, a: ActiveResponse, item: dict[str, Any]) -> None:
@@ -468,8 +478,13 @@ class Conversation:
             self._emit(events.item_done(a.item, a.previous_item_id))
 
     async def _speak(self, a: ActiveResponse, text: str) -> None:
-        item = {"id": ids.item_id(), "type": "message", "status": "in_progress",
-                "role": "assistant", "content": []}
+        item: dict[str, Any] = {
+            "id": ids.item_id(),
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         self._open_item(a, item)
         at = events.Place(a.id, item["id"])
         self._emit(events.content_part_added(at, {"type": "audio", "transcript": ""}))
@@ -488,8 +503,13 @@ class Conversation:
         self._finish(a, "completed")
 
     async def _write(self, a: ActiveResponse, text: str) -> None:
-        item = {"id": ids.item_id(), "type": "message", "status": "in_progress",
-                "role": "assistant", "content": []}
+        item: dict[str, Any] = {
+            "id": ids.item_id(),
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         self._open_item(a, item)
         at = events.Place(a.id, item["id"])
         self._emit(events.content_part_added(at, {"type": "text", "text": ""}))
@@ -502,8 +522,14 @@ class Conversation:
 
     async def _call_tool(self, a: ActiveResponse, plan: ToolCall) -> None:
         call_id = ids.function_call_id()
-        item = {"id": ids.item_id(), "type": "function_call", "status": "in_progress",
-                "name": plan.name, "call_id": call_id, "arguments": ""}
+        item: dict[str, Any] = {
+            "id": ids.item_id(),
+            "type": "function_call",
+            "status": "in_progress",
+            "name": plan.name,
+            "call_id": call_id,
+            "arguments": "",
+        }
         self._open_item(a, item)
         at = events.Place(a.id, item["id"])
         pieces = [plan.arguments[i : i + 12] for i in range(0, len(plan.arguments), 12)]
@@ -544,7 +570,9 @@ class Conversation:
             a.text += piece
             self._emit(make(at, piece))
 
-    def _finish(self, a: ActiveResponse, status: str, details: dict[str, Any] | None = None) -> None:
+    def _finish(
+        self, a: ActiveResponse, status: str, details: dict[str, Any] | None = None
+    ) -> None:
         """Report the response as over; it is no longer the active one."""
         if self._active is a:
             self._active = None
@@ -585,14 +613,19 @@ class Conversation:
     # -- what to say -------------------------------------------------------------------------------
 
     def _plan(self, params: dict[str, Any]) -> Speech | ToolCall:
-        items = [self._normalize_item(i) for i in params["input"]] if "input" in params else self._items
+        items = (
+            [self._normalize_item(i) for i in params["input"]] if "input" in params else self._items
+        )
         last = items[-1] if items else None
         if last is None:
             return Speech(GREETING)
         if last["type"] == "function_call_output":
             call = next(
-                (i for i in reversed(items)
-                 if i["type"] == "function_call" and i.get("call_id") == last["call_id"]),
+                (
+                    i
+                    for i in reversed(items)
+                    if i["type"] == "function_call" and i.get("call_id") == last["call_id"]
+                ),
                 None,
             )
             turn = self._user_turn_before(items, call or last)
@@ -614,7 +647,9 @@ class Conversation:
             return Speech(f"You said: {turn.typed}")
         return Speech(f"I heard {turn.heard_s or 0:.1f} seconds of audio.")
 
-    def _user_turn_before(self, items: list[dict[str, Any]], stop: dict[str, Any] | None) -> UserTurn | None:
+    def _user_turn_before(
+        self, items: list[dict[str, Any]], stop: dict[str, Any] | None
+    ) -> UserTurn | None:
         """The latest user message in ``items`` (before ``stop`` when given), as a turn."""
         end = items.index(stop) if stop is not None and stop in items else len(items)
         for item in reversed(items[:end]):
@@ -628,8 +663,13 @@ class Conversation:
     def _pick_tool(self, params: dict[str, Any], text: str | None) -> ToolCall | None:
         tools = params.get("tools")
         names = (
-            [t["name"] for t in tools if isinstance(t, dict) and t.get("type", "function") == "function"
-             and isinstance(t.get("name"), str)]
+            [
+                t["name"]
+                for t in tools
+                if isinstance(t, dict)
+                and t.get("type", "function") == "function"
+                and isinstance(t.get("name"), str)
+            ]
             if isinstance(tools, list)
             else self.config.function_tools
         )
@@ -637,7 +677,11 @@ class Conversation:
         if not names or choice == "none":
             return None
         arguments = json.dumps(_first_json_object(text or ""))
-        if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("name") in names:
+        if (
+            isinstance(choice, dict)
+            and choice.get("type") == "function"
+            and choice.get("name") in names
+        ):
             return ToolCall(choice["name"], arguments)
         named = _named_tool(names, text or "")
         if named is None and choice == "required":
@@ -658,15 +702,33 @@ class Conversation:
         if self._active is not None:
             raise RuntimeError(f"response {self._active.id} is in progress; burst when idle")
         rid = ids.response_id()
-        a = ActiveResponse(rid, {
-            "object": "realtime.response", "id": rid, "status": "in_progress",
-            "status_details": None, "output": [], "conversation_id": self.conversation_id,
-            "output_modalities": ["text"], "max_output_tokens": "inf",
-            "audio": self.config.audio_output_shape, "usage": None, "metadata": {"burst": str(count)},
-        }, ["text"], False, {})
+        a = ActiveResponse(
+            rid,
+            {
+                "object": "realtime.response",
+                "id": rid,
+                "status": "in_progress",
+                "status_details": None,
+                "output": [],
+                "conversation_id": self.conversation_id,
+                "output_modalities": ["text"],
+                "max_output_tokens": "inf",
+                "audio": self.config.audio_output_shape,
+                "usage": None,
+                "metadata": {"burst": str(count)},
+            },
+            ["text"],
+            False,
+            {},
+        )
         self._emit(events.response_created(a.response))
-        item = {"id": ids.item_id(), "type": "message", "status": "in_progress",
-                "role": "assistant", "content": []}
+        item: dict[str, Any] = {
+            "id": ids.item_id(),
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         self._open_item(a, item)
         at = events.Place(rid, item["id"])
         self._emit(events.content_part_added(at, {"type": "text", "text": ""}))
@@ -702,7 +764,10 @@ class Conversation:
 
     def _normalize_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """A client item as the conversation keeps it: with an id, a status, and call ids."""
-        out = {"id": item.get("id") or ids.item_id(), **{k: v for k, v in item.items() if k != "id"}}
+        out = {
+            "id": item.get("id") or ids.item_id(),
+            **{k: v for k, v in item.items() if k != "id"},
+        }
         out.setdefault("status", "completed")
         out.pop("object", None)
         if out["type"] == "function_call":

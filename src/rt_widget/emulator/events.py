@@ -43,7 +43,9 @@ def session_updated(session: dict[str, Any]) -> dict[str, Any]:
 
 
 def speech_started(audio_start_ms: int, item_id: str) -> dict[str, Any]:
-    return event("input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=item_id)
+    return event(
+        "input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=item_id
+    )
 
 
 def speech_stopped(audio_end_ms: int, item_id: str) -> dict[str, Any]:
@@ -51,9 +53,7 @@ def speech_stopped(audio_end_ms: int, item_id: str) -> dict[str, Any]:
 
 
 def committed(item_id: str, previous_item_id: str | None) -> dict[str, Any]:
-    return event(
-        "input_audio_buffer.committed", previous_item_id=previous_item_id, item_id=item_id
-    )
+    return event("input_audio_buffer.committed", previous_item_id=previous_item_id, item_id=item_id)
 
 
 def input_cleared() -> dict[str, Any]:

@@ -45,7 +45,7 @@ class EventJournal:
         with self._changed:
             while True:
                 while seen < len(self._texts):
-                    event = json.loads(self._texts[seen])
+                    event: dict[str, Any] = json.loads(self._texts[seen])
                     seen += 1
                     if predicate(event):
                         return event

@@ -10,7 +10,9 @@ PREFIX = "rt_widget emulator"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         return f"{PREFIX}: {msg}", kwargs
 
 

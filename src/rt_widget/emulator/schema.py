@@ -108,7 +108,11 @@ def integer(lo: int | None = None, hi: int | None = None) -> Validator:
 
 def number(lo: float | None = None, hi: float | None = None) -> Validator:
     def check(value: Any, path: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise _wrong_type(path, "a decimal", value)
         _bounded(value, path, lo, hi, "decimal")
         return float(value)
@@ -183,7 +187,9 @@ def obj(fields: Mapping[str, Validator], required: tuple[str, ...] = ()) -> Vali
         for key, v in value.items():
             sub = f"{path}.{key}" if path else key
             if key not in fields:
-                raise ProtocolError(f"Unknown parameter: '{sub}'.", code="unknown_parameter", param=sub)
+                raise ProtocolError(
+                    f"Unknown parameter: '{sub}'.", code="unknown_parameter", param=sub
+                )
             out[key] = fields[key](v, sub)
         for key in required:
             if key not in value:

@@ -20,6 +20,7 @@ applied only when those exist (aiortc 1.9 through 1.16 have them), and is a no-o
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from struct import pack
 from typing import Any
 
@@ -30,9 +31,15 @@ from .log import log
 
 MAX_CWND = 48 * 1024  # bytes of user data in flight: ~45 full packets
 _MAX_PAYLOAD = getattr(sctp, "SCTP_MAX_PACKET_LENGTH", 1189) - 12  # minus the common header
+_crc32c: Callable[[bytes], int] = sctp.crc32c  # type: ignore[attr-defined]  # the one aiortc uses
 _OVERRIDDEN = ("_send_chunk", "_transmit", "_data_channel_flush")
-_USED = ("_local_port", "_remote_port", "_remote_verification_tag", "_cwnd",
-         "_RTCSctpTransport__transport")
+_USED = (
+    "_local_port",
+    "_remote_port",
+    "_remote_verification_tag",
+    "_cwnd",
+    "_RTCSctpTransport__transport",
+)
 
 # DATA chunks collected by the current task's outermost flush or transmit; None outside one.
 # A context variable: aiortc flushes from several tasks, and each must bundle only its own.
@@ -47,7 +54,7 @@ class BundlingSctpTransport(RTCSctpTransport):
     Names added here start with ``_rt_`` to stay clear of aiortc's own attributes.
     """
 
-    @property  # type: ignore[override]
+    @property
     def _cwnd(self) -> int:
         return int(self.__dict__["_rt_cwnd"])
 
@@ -101,16 +108,18 @@ class BundlingSctpTransport(RTCSctpTransport):
     async def _rt_send_packet(self, chunks: list[bytes]) -> None:
         body = b"".join(chunks)
         header = pack("!HHL", self._local_port, self._remote_port, self._remote_verification_tag)
-        checksum = sctp.crc32c(header + b"\x00\x00\x00\x00" + body)
+        checksum = _crc32c(header + b"\x00\x00\x00\x00" + body)
         dtls = self.__dict__["_RTCSctpTransport__transport"]
         await dtls._send_data(header + pack("<L", checksum) + body)
 
 
 def adopt(transport: RTCSctpTransport) -> bool:
     """Make an aiortc SCTP transport bundle chunks and bound its window; True if it now does."""
-    if type(transport) is not RTCSctpTransport or not all(
-        callable(getattr(RTCSctpTransport, name, None)) for name in _OVERRIDDEN
-    ) or not all(name in transport.__dict__ for name in _USED):
+    if (
+        type(transport) is not RTCSctpTransport
+        or not all(callable(getattr(RTCSctpTransport, name, None)) for name in _OVERRIDDEN)
+        or not all(name in transport.__dict__ for name in _USED)
+    ):
         log.debug("aiortc's SCTP transport is not the expected one; not bundling")
         return False
     cwnd = transport.__dict__.pop("_cwnd")

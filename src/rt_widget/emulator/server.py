@@ -37,8 +37,10 @@ class EmulatorSettings:
 
     def __repr__(self) -> str:  # the API key never appears in a repr or a log
         key = "set" if self.api_key else None
-        return (f"EmulatorSettings(host={self.host!r}, port={self.port}, api_key={key}, "
-                f"script={len(self.script)} turns, knobs={self.knobs}, voice={self.voice!r})")
+        return (
+            f"EmulatorSettings(host={self.host!r}, port={self.port}, api_key={key}, "
+            f"script={len(self.script)} turns, knobs={self.knobs}, voice={self.voice!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ class EmulatorServer:
 
     # -- calls -------------------------------------------------------------------------------------
 
-    async def open_call(self, offer_sdp: str, config: SessionConfig, session_id: str | None) -> Call:
+    async def open_call(
+        self, offer_sdp: str, config: SessionConfig, session_id: str | None
+    ) -> Call:
         """A new call answering ``offer_sdp``; :class:`ApiError` 400 if aiortc cannot apply it."""
         fault = self.answer_fault.take() if self.answer_fault else None
         if fault is not None and fault.delay_ms:
@@ -156,18 +160,25 @@ class EmulatorServer:
 
     def journal(self, call_id: str) -> EventJournal:
         if call_id not in self.journals:
-            raise ApiError(404, f"No call '{call_id}' was made on this emulator.",
-                           code="call_not_found", param="call_id")
+            raise ApiError(
+                404,
+                f"No call '{call_id}' was made on this emulator.",
+                code="call_not_found",
+                param="call_id",
+            )
         return self.journals[call_id]
 
     # -- knobs and faults --------------------------------------------------------------------------
 
     def set_knobs(self, call_id: str | None, **changes: Any) -> CallKnobs:
-        """Change one call's knobs, or (``call_id`` None) the defaults for calls made from now on."""
+        """Change one call's knobs, or (``call_id`` None) the defaults for calls made from now."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(CallKnobs)}
         if unknown:
-            raise ApiError(400, f"Unknown knob(s) {sorted(unknown)}: use response_delay_ms, "
-                                "delta_interval_ms.", code="unknown_parameter")
+            raise ApiError(
+                400,
+                f"Unknown knob(s) {sorted(unknown)}: use response_delay_ms, delta_interval_ms.",
+                code="unknown_parameter",
+            )
         target = self.knobs if call_id is None else self.call(call_id).knobs
         try:
             updated = dataclasses.replace(target, **changes)  # validates
@@ -182,13 +193,20 @@ class EmulatorServer:
         try:
             fault = Fault(kind)
         except ValueError:
-            raise ApiError(400, f"Unknown fault '{kind}'. Use one of: "
-                                + ", ".join(f.value for f in Fault) + ".",
-                           code="invalid_value", param="kind") from None
+            raise ApiError(
+                400,
+                f"Unknown fault '{kind}'. Use one of: " + ", ".join(f.value for f in Fault) + ".",
+                code="invalid_value",
+                param="kind",
+            ) from None
         if fault.per_call:
             if call_id is None:
-                raise ApiError(400, f"The fault '{kind}' needs a call_id.",
-                               code="missing_required_parameter", param="call_id")
+                raise ApiError(
+                    400,
+                    f"The fault '{kind}' needs a call_id.",
+                    code="missing_required_parameter",
+                    param="call_id",
+                )
             call = self.call(call_id)
             log.info("%s: injecting %s", call_id, kind)
             if fault is Fault.CLOSE_DATA_CHANNEL:
@@ -202,23 +220,36 @@ class EmulatorServer:
             return {"kind": kind, "expired": expired}
         count = params.pop("count", 1)
         if count is not None and (not isinstance(count, int) or count < 1):
-            raise ApiError(400, "count must be a positive integer, or null for every offer.",
-                           code="invalid_value", param="count")
+            raise ApiError(
+                400,
+                "count must be a positive integer, or null for every offer.",
+                code="invalid_value",
+                param="count",
+            )
         if fault is Fault.DELAY_ANSWER:
             ms = params.pop("ms", None)
             if not isinstance(ms, (int, float)) or ms < 0:
-                raise ApiError(400, "delay_answer needs ms, a delay in milliseconds >= 0.",
-                               code="invalid_value", param="ms")
+                raise ApiError(
+                    400,
+                    "delay_answer needs ms, a delay in milliseconds >= 0.",
+                    code="invalid_value",
+                    param="ms",
+                )
             self.answer_fault = AnswerFault(delay_ms=float(ms), remaining=count)
         else:
             status = params.pop("status", 500)
             if not isinstance(status, int) or not 400 <= status <= 599:
-                raise ApiError(400, "fail_answer's status must be an HTTP error status (400-599).",
-                               code="invalid_value", param="status")
+                raise ApiError(
+                    400,
+                    "fail_answer's status must be an HTTP error status (400-599).",
+                    code="invalid_value",
+                    param="status",
+                )
             self.answer_fault = AnswerFault(fail_status=status, remaining=count)
         if params:
-            raise ApiError(400, f"Unknown fault parameter(s) {sorted(params)}.",
-                           code="unknown_parameter")
+            raise ApiError(
+                400, f"Unknown fault parameter(s) {sorted(params)}.", code="unknown_parameter"
+            )
         log.info("next SDP answer(s): %s", self.answer_fault)
         return {"kind": kind, **dataclasses.asdict(self.answer_fault)}
 
@@ -231,9 +262,11 @@ class EmulatorServer:
         try:
             sent = call.burst(count)
         except (ValueError, RuntimeError) as e:
-            raise ApiError(409 if isinstance(e, RuntimeError) else 400, f"Cannot burst: {e}.",
-                           code="invalid_state" if isinstance(e, RuntimeError) else "invalid_value"
-                           ) from None
+            raise ApiError(
+                409 if isinstance(e, RuntimeError) else 400,
+                f"Cannot burst: {e}.",
+                code="invalid_state" if isinstance(e, RuntimeError) else "invalid_value",
+            ) from None
         return BurstReport(call_id, sent, time.perf_counter() - t0)
 
     def summary(self) -> dict[str, Any]:

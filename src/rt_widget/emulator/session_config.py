@@ -115,10 +115,11 @@ _function_tool = s.obj(
     },
     required=("name",),
 )
-_MCP_FIELDS = (
-    "server_label allowed_callers allowed_tools authorization connector_id defer_loading headers "
-    "require_approval server_description server_url tunnel_id"
-).split()
+_MCP_FIELDS = [
+    "server_label", "allowed_callers", "allowed_tools", "authorization", "connector_id",
+    "defer_loading", "headers", "require_approval", "server_description", "server_url",
+    "tunnel_id",
+]  # fmt: skip
 _mcp_tool = s.obj(
     {"type": s.string(), **{name: s.anything() for name in _MCP_FIELDS}},
     required=("server_label",),
@@ -231,7 +232,7 @@ def _merge_turn_detection(current: dict[str, Any] | None, patch: dict[str, Any] 
 
 
 def merge(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``config`` updated by a validated ``patch``: nested audio settings merge, the rest replace."""
+    """``config`` updated by a validated ``patch``: audio settings merge, the rest replace."""
     out = copy.deepcopy(config)
     for key, value in patch.items():
         if key != "audio":
@@ -277,7 +278,7 @@ class SessionConfig:
         return SessionConfig(merge(self.config, validate_session(patch)))
 
     def as_session(self, session_id: str, expires_at: int) -> dict[str, Any]:
-        """The session object as the service sends it: ``object``, ``id`` and ``expires_at`` added."""
+        """The session object as the service sends it, with ``object``, ``id``, ``expires_at``."""
         c = copy.deepcopy(self.config)
         head = {"type": c.pop("type"), "object": "realtime.session", "id": session_id}
         model = {"model": c.pop("model")}

@@ -25,8 +25,16 @@ _ESPEAK_WPM = 175  # espeak-ng's default speaking rate, scaled by the session's 
 
 # A distinct espeak-ng variant per GA voice name (female fN, male mN variants ship with espeak-ng).
 ESPEAK_VARIANTS = {
-    "alloy": "f3", "ash": "m3", "ballad": "m5", "coral": "f2", "echo": "m1",
-    "sage": "f4", "shimmer": "f5", "verse": "m2", "marin": "f1", "cedar": "m4",
+    "alloy": "f3",
+    "ash": "m3",
+    "ballad": "m5",
+    "coral": "f2",
+    "echo": "m1",
+    "sage": "f4",
+    "shimmer": "f5",
+    "verse": "m2",
+    "marin": "f1",
+    "cedar": "m4",
 }
 
 

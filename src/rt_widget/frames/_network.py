@@ -69,8 +69,7 @@ def stats(records: Records) -> pd.DataFrame:
     t_ms = np.asarray(hits.t, dtype=np.float64)
     samples = hits.event
     data: dict[str, Any] = {"call": calls, "t_ms": t_ms, "t_s": (t_ms - origins[calls]) / 1000.0}
-    for field in STATS_FIELDS:
-        data[field] = _numbers(samples, field)
+    data.update(_fields(samples, STATS_FIELDS))
 
     # Interval rates: each sample against the previous one of the same call.
     previous = np.full(n, -1)
@@ -95,14 +94,15 @@ def stats(records: Records) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _numbers(samples: Sequence[Mapping[str, Any]], field: str) -> np.ndarray:
-    """``field`` of every sample as floats, NaN where absent (None converts to NaN)."""
-    values = [sample.get(field) for sample in samples]
-    try:
-        numbers = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):  # something that is not a number: take it value by value
-        numbers = np.array([_number(v) for v in values], dtype=np.float64)
-    return numbers
+def _fields(samples: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each field of every sample as floats, NaN where absent."""
+    try:  # one conversion for the whole table (None -> NaN); fails on a value that is no number
+        table = np.array([tuple(map(sample.get, fields)) for sample in samples],
+                         dtype=np.float64).reshape(len(samples), len(fields))
+        return {field: table[:, i].copy() for i, field in enumerate(fields)}
+    except (TypeError, ValueError):
+        return {field: np.array([_number(sample.get(field)) for sample in samples],
+                                dtype=np.float64) for field in fields}
 
 
 def _number(value: Any) -> float:
