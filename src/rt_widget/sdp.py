@@ -880,11 +880,19 @@ def summary(sdp: SdpLike) -> str:
         else:
             out.append(f"{m.kind} ({where}): {m.protocol}")
 
-    with_candidates = [m for m in desc.media if m.candidates]
-    for m in with_candidates:
-        where = f" (mid {m.mid})" if len(with_candidates) > 1 else ""
-        out.append(f"{len(m.candidates)} candidates{where}: {_describe_candidates(m.candidates)}")
-    if not with_candidates:
+    # Sections listing the same addresses (aiortc repeats them in each bundled section) share
+    # one line; mids are named unless a single section lists candidates.
+    same_candidates: dict[tuple[tuple[str, str, int], ...], list[MediaSection]] = {}
+    for m in desc.media:
+        if m.candidates:
+            key = tuple((c.transport, c.address, c.port) for c in m.candidates)
+            same_candidates.setdefault(key, []).append(m)
+    for sections in same_candidates.values():
+        candidates = sections[0].candidates
+        mids = ", ".join(str(m.mid) for m in sections)
+        where = f" (mid {mids})" if len(same_candidates) > 1 or len(sections) > 1 else ""
+        out.append(f"{len(candidates)} candidates{where}: {_describe_candidates(candidates)}")
+    if not same_candidates:
         out.append("no ICE candidates in the SDP (trickled separately, or none gathered yet)")
 
     for group in desc.bundle:

@@ -29,8 +29,11 @@ NO_VAD = 'session={"audio": {"input": {"turn_detection": None}}}'
 # Transcribe the user's audio, so the panel has a user turn to show.
 TRANSCRIBE = 'session={"audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}}'
 
-# Click -> data channel open of every call started by a click in this module, per signaling path.
+# Click -> data channel open of every call started by a click in this module, per signaling path,
+# and each phase's offset from the click; events the emulator sent vs events in w.log, all calls.
 _CLICK_TO_OPEN_MS: dict[str, list[float]] = {}
+_PHASE_OFFSETS_MS: dict[str, list[float]] = {}
+_SENT_VS_LOGGED = {"calls": 0, "sent_by_emulator": 0, "logged_as_server": 0}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,6 +46,12 @@ def _click_to_open_figure(figures):
             "min": round(min(values), 1),
             "max": round(max(values), 1),
         }
+    if _PHASE_OFFSETS_MS:
+        figures["phase_offsets_from_click_ms_median"] = {
+            phase: round(statistics.median(v), 1) for phase, v in _PHASE_OFFSETS_MS.items()
+        }
+    if _SENT_VS_LOGGED["calls"]:
+        figures["events_sent_vs_logged_all_checked_calls"] = dict(_SENT_VS_LOGGED)
 
 
 def _norm(text: str) -> str:
@@ -61,37 +70,65 @@ def _connect_by_click(d: Driven, view: int = 0) -> int:
     since = starts[-1]
     d.wait_event("session.created", since=since)
     assert d.live_mic_tracks() == 1, "a connected call holds exactly one microphone track"
-    start = d.records(since, type_="widget.phase")[0]["event"]
+    start_record = d.records(since, type_="widget.phase")[0]
+    start, start_t = start_record["event"], start_record["t_browser_ms"]
     assert start["phase"] == "start" and start.get("trigger") == "click", start
     ms = d.click_to_channel_open_ms(since)
     assert 0 < ms < 15_000, ms
     _CLICK_TO_OPEN_MS.setdefault(d.ev("w.signaling"), []).append(ms)
+    offsets: dict[str, float] = {}
+    for r in d.phases(since):
+        # Kernel-side phases (secret_minted, offer_relayed) have no browser time.
+        if r["t_browser_ms"] is not None and r["event"]["phase"] not in offsets:
+            offsets[r["event"]["phase"]] = r["t_browser_ms"] - start_t
+    for phase, offset in offsets.items():
+        _PHASE_OFFSETS_MS.setdefault(phase, []).append(offset)
     return since
 
 
-def _server_ids_since(d: Driven, emu: str, call_id: str, since: int) -> tuple[list, list]:
-    """(event ids the emulator sent on the call, event ids of server records logged since seq)."""
-    return tuple(  # type: ignore[return-value]
-        d.ev(
-            f"([e.get('event_id') for e in {emu}.sent_events({call_id!r})], "
-            f"[r['event'].get('event_id') for r in w.log[{since}:] if r['source'] == 'server'])"
-        )
+def _server_ids(d: Driven, emu: str, call_id: str, since: int, until: int | None) -> tuple[list, list]:
+    """(event ids the emulator sent on the call, ids of server records in w.log[since:until])."""
+    sent, logged = d.ev(
+        f"([e.get('event_id') for e in {emu}.sent_events({call_id!r})], "
+        f"[r['event'].get('event_id') for r in w.log[{since}:{until}] if r['source'] == 'server'])"
     )
+    return sent, logged
 
 
-def _wait_log_matches_emulator(d: Driven, emu: str, call_id: str, since: int, timeout: float = 15):
-    """Poll until the log holds as many server events of the call as the emulator sent, and the
-    emulator has stopped sending; return both id lists (the caller compares them)."""
+def _check_every_sent_event_logged(
+    d: Driven, call_id: str, since: int, until: int | None = None, *, emu: str = "w.emulator",
+    complete: bool = True, timeout: float = 15,
+) -> tuple[int, int]:
+    """Every server event the emulator sent on ``call_id`` is in the log, once, in order.
+
+    Polls until the log has caught up and the emulator has stopped sending. ``complete=False`` is
+    for a call the peer tore down: events in flight when the channel died may never arrive, so
+    the log must then hold a prefix of what was sent. Returns (sent, logged) counts, also added to
+    the module's totals for the figures.
+    """
     deadline = time.monotonic() + timeout
-    last: tuple[list, list] | None = None
+    previous = -1
     while True:
-        sent, logged = _server_ids_since(d, emu, call_id, since)
-        if len(sent) == len(logged) and last is not None and len(last[0]) == len(sent):
-            return sent, logged
-        if time.monotonic() > deadline:
-            return sent, logged
-        last = (sent, logged)
+        sent, logged = _server_ids(d, emu, call_id, since, until)
+        settled = len(sent) == previous and (len(logged) == len(sent) or not complete)
+        if settled or time.monotonic() > deadline:
+            break
+        previous = len(sent)
         time.sleep(0.3)
+    assert sent and None not in sent and len(set(sent)) == len(sent), sent
+    expected = sent if complete else sent[: len(logged)]
+    first_diff = next(
+        (i for i, (a, b) in enumerate(zip(sent, logged)) if a != b), min(len(sent), len(logged))
+    )
+    assert logged == expected, (
+        f"call {call_id}: the emulator sent {len(sent)} events, w.log has {len(logged)}; "
+        f"they differ from index {first_diff}: sent {sent[first_diff:first_diff + 3]}, "
+        f"logged {logged[first_diff:first_diff + 3]}"
+    )
+    _SENT_VS_LOGGED["calls"] += 1
+    _SENT_VS_LOGGED["sent_by_emulator"] += len(sent)
+    _SENT_VS_LOGGED["logged_as_server"] += len(logged)
+    return len(sent), len(logged)
 
 
 # -- the main path: click, speak, every event in the kernel -----------------------------------------
@@ -125,13 +162,8 @@ def test_click_connect_and_speak_every_event_reaches_the_kernel(open_notebook, f
     assert assistant_text.strip(), f"the response has no words: {done[0]['event']}"
 
     # Every event the emulator sent on this call is in the log, in order, nothing else.
-    sent, logged = _wait_log_matches_emulator(d, "w.emulator", call_id, since)
-    assert len(sent) > 10
-    assert None not in sent and len(set(sent)) == len(sent)
-    assert logged == sent, (
-        f"emulator sent {len(sent)} events, log has {len(logged)}; first difference at "
-        f"{next((i for i, (a, b) in enumerate(zip(sent, logged)) if a != b), min(len(sent), len(logged)))}"
-    )
+    n_sent, n_logged = _check_every_sent_event_logged(d, call_id, since)
+    assert n_sent > 10
     sent_types = d.ev(f"[e['type'] for e in w.emulator.sent_events({call_id!r})]")
     logged_types = [r["event"]["type"] for r in d.records(since, source="server")]
     assert logged_types == sent_types
@@ -141,10 +173,9 @@ def test_click_connect_and_speak_every_event_reaches_the_kernel(open_notebook, f
     assert [r["seq"] for r in recs] == list(range(since, since + len(recs)))
     assert all(r["t_browser_ms"] is not None for r in recs if r["source"] != "widget")
     assert all(r["t_kernel_ms"] >= r["t_browser_ms"] - 1000 for r in recs if r["t_browser_ms"])
-    figures["events_sent_vs_logged"] = {
-        "call": "click + speech turn",
-        "sent_by_emulator": len(sent),
-        "logged_as_server": len(logged),
+    figures["events_sent_vs_logged_speech_call"] = {
+        "sent_by_emulator": n_sent,
+        "logged_as_server": n_logged,
         "all_records_of_call": len(recs),
     }
 
@@ -185,8 +216,9 @@ def test_send_text_round_trip(open_notebook):
     expect(d.el("transcript").locator('[data-role="assistant"]').last).to_contain_text(
         "the quick brown fox jumps over the lazy dog"
     )
-    # No VAD turn crept in.
+    # No VAD turn crept in, and every server event of the call is in the log.
     assert d.count("input_audio_buffer.speech_started", since=since) == 0
+    _check_every_sent_event_logged(d, d.call_id(), since)
 
 
 def test_connect_from_python_without_a_click(open_notebook):
@@ -201,12 +233,13 @@ def test_connect_from_python_without_a_click(open_notebook):
     d.wait_event("session.created", since=since)
     assert d.ev("w.emulator.calls") == [d.call_id()]
     start = d.phases(since)[0]["event"]
-    assert start["phase"] == "start" and start.get("trigger") != "click", start
+    assert start["phase"] == "start" and start.get("trigger") == "kernel", start
     # And Python can use the call it started.
     mark = d.log_len()
     nb.kernel.run("w.send_text('hello from python')")
     done = d.wait_event("response.done", since=mark, timeout=60)[0]["event"]
     assert "hello from python" in _norm(response_text(done))
+    _check_every_sent_event_logged(d, d.call_id(), since)
 
 
 def test_relay_signaling_puts_no_secret_in_the_browser(open_notebook):
@@ -224,6 +257,7 @@ def test_relay_signaling_puts_no_secret_in_the_browser(open_notebook):
     nb.kernel.run("w.send_text('relayed hello')")
     done = d.wait_event("response.done", since=mark, timeout=60)[0]["event"]
     assert "relayed hello" in _norm(response_text(done))
+    _check_every_sent_event_logged(d, d.call_id(), since)
     # Nothing that looks like a client secret was logged by the browser.
     assert "ek_" not in json.dumps(d.records(since))
 
@@ -256,6 +290,9 @@ def test_disconnect_and_reconnect_starts_a_second_call(open_notebook):
     mark = d.log_len()
     nb.kernel.run("w.send_text('second call')")
     d.wait_event("response.done", since=mark, timeout=60)
+    # Each call's server events are all in the log, in its own stretch of the log.
+    _check_every_sent_event_logged(d, first_call, first, second)
+    _check_every_sent_event_logged(d, second_call, second)
 
 
 @pytest.mark.parametrize("fault", ["close_peer_connection", "close_data_channel"])
@@ -298,6 +335,9 @@ def test_emulator_drops_the_call_mid_response_then_a_fresh_call_works(open_noteb
     done = d.wait_event("response.done", since=mark, timeout=60)[0]["event"]
     assert "after the fault" in _norm(response_text(done))
     assert second > since
+    # What reached the page before the drop is in the log in order; the new call is complete.
+    _check_every_sent_event_logged(d, call_id, since, second, complete=False)
+    _check_every_sent_event_logged(d, d.call_id(), second)
 
 
 def test_two_views_of_one_widget_make_one_call(open_notebook):
@@ -326,6 +366,8 @@ def test_two_views_of_one_widget_make_one_call(open_notebook):
     d.click("send-text")
     done = d.wait_event("response.done", since=mark, timeout=60)[0]["event"]
     assert "typed in the panel" in _norm(response_text(done))
+    # Two views did not double anything: each server event is logged exactly once.
+    _check_every_sent_event_logged(d, call_id, 0)
 
 
 # -- errors the user sees ---------------------------------------------------------------------------
@@ -388,6 +430,7 @@ def test_saved_notebook_contains_no_secret(open_notebook):
     mark = d.log_len()
     nb.kernel.run("w.send_text('a message to keep')")
     d.wait_event("response.done", since=mark, timeout=60)
+    _check_every_sent_event_logged(d, d.call_id(), since, emu="emu")
     # Show what a user would: the widget's repr, every log record, the log as a DataFrame; and
     # save the log as JSON Lines.
     nb.add_and_run_cell(

@@ -305,3 +305,26 @@ async def hangup_over_rest(emu: Emulator, c: RealtimeClient) -> None:
         ) as r,
     ):
         assert r.status == 200
+
+
+def test_an_event_too_large_for_the_channel_becomes_an_error(
+    emulator: Emulator, clients: Clients
+) -> None:
+    async def go() -> None:
+        async with clients.connected(form="multipart", session=TEXT) as c:
+            c.send(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "instructions": "x" * 150_000},
+                }
+            )
+            await c.wait_for("session.updated")
+            tool = {"type": "function", "name": "big", "description": "y" * 150_000}
+            c.send({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}})
+            error = await c.wait_for("error")
+            assert error["error"]["code"] == "event_too_large"
+            assert "session.updated" in error["error"]["message"]
+            say_text(c, "still fine")
+            assert (await c.wait_for("response.done"))["response"]["status"] == "completed"
+
+    run(go())

@@ -16,6 +16,7 @@ from conftest import run
 from openai.types.realtime import ClientSecretCreateResponse
 
 from rt_widget.emulator import Emulator
+from rt_widget.emulator.offer import check_offer
 
 REALWORLD = Path("/work/shared/realworld")
 KEY = {"Authorization": "Bearer sk-test"}
@@ -413,3 +414,16 @@ def test_admin_answers_loopback_clients_only() -> None:
                 assert status == 200
 
         run(go())
+
+
+def test_mdns_candidates_are_dropped_from_offers() -> None:
+    offer = (
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\n"
+        "a=ice-pwd:0123456789abcdefghijkl\r\na=fingerprint:sha-256 AA:BB\r\n"
+        "a=candidate:1 1 udp 2113937151 4e1f5a1b-7c1d.local 54321 typ host\r\n"
+        "a=candidate:2 1 udp 2113937151 192.0.2.10 54322 typ host\r\n"
+    )
+    checked = check_offer(offer.replace("\r\n", "\n"))
+    assert ".local" not in checked and "192.0.2.10 54322" in checked
+    assert checked.endswith("\r\n") and "\n" not in checked.replace("\r\n", "")

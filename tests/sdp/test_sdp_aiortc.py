@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from rt_widget import sdp
+
+DATA = Path(__file__).parent / "data"
 
 aiortc = pytest.importorskip("aiortc")
 
@@ -63,3 +66,35 @@ def test_aiortc_answer(pair):
     assert len(candidates) == sum(len(m.candidates) for m in answer.media)
     assert {m.setup for m in offer.media} == {"actpass"}
     assert "DTLS role active" in sdp.summary(answer)
+
+
+async def answer_to(offer_text: str) -> str:
+    """What the emulator does with a browser's offer: aiortc answers it, candidates gathered."""
+    pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+    try:
+        await pc.setRemoteDescription(aiortc.RTCSessionDescription(sdp=offer_text, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+    finally:
+        await pc.close()
+
+
+def test_aiortc_answer_to_a_real_chrome_offer():
+    offer_text = (DATA / "chrome_offer_audio_video_datachannel.sdp").read_bytes().decode()
+    offer, answer = sdp.parse(offer_text), sdp.parse(asyncio.run(answer_to(offer_text)))
+    assert answer.problems == []
+    # An answer has one section per offered section, in the same order, with the same mids.
+    assert [(m.mid, m.kind) for m in answer.media] == [
+        ("0", "video"), ("1", "audio"), ("2", "application")
+    ]
+    assert answer.bundle == [["0", "1", "2"]]
+    # It picks among the offered codecs and keeps their payload types.
+    offered = sdp.codecs_frame(offer)[["mid", "payload_type", "name", "clock_rate"]]
+    answered = sdp.codecs_frame(answer)[["mid", "payload_type", "name", "clock_rate"]]
+    assert len(answered) > 0
+    assert len(answered.merge(offered)) == len(answered)
+    assert answer.section("1").codecs[0].label == "opus/48000/2"
+    data = answer.section("2")
+    assert (data.protocol, data.sctp_port) == ("UDP/DTLS/SCTP", 5000)
+    assert {m.setup for m in answer.media} == {"active"}  # the offer said actpass
+    assert "SCTP port 5000" in sdp.summary(answer)

@@ -22,9 +22,10 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from . import sctp_bundling
+from . import events, sctp_bundling
 from .audio import SpeechTrack, to_mono
 from .conversation import Conversation
+from .errors import ProtocolError
 from .journal import EventJournal
 from .knobs import CallKnobs
 from .log import log
@@ -152,7 +153,22 @@ class Call:
                 )
             return
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        channel.send(text)
+        try:
+            channel.send(text)
+        except ValueError as e:  # larger than the browser's a=max-message-size
+            log.warning("%s: %s not sent: %s", self.id, event["type"], e)
+            if event["type"] != "error":
+                self._send(
+                    events.error(
+                        ProtocolError(
+                            f"The server event {event['type']} ({len(text)} bytes) is larger than the "
+                            "data channel's maximum message size, so it was not sent. Keep session "
+                            "instructions and items smaller.",
+                            code="event_too_large",
+                        )
+                    )
+                )
+            return
         self.journal.append(text)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:

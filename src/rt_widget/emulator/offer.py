@@ -3,6 +3,11 @@
 aiortc's parser accepts almost anything; these checks catch what a client most often sends by
 mistake (an empty body, JSON, an error page, a description without ICE or DTLS parameters)
 before the peer connection sees it.
+
+Candidates with an mDNS name (``a=candidate:... 1a2b.local ...``, how browsers hide local
+addresses) are dropped: aiortc would resolve each before answering, which takes up to a second
+when it fails. Like OpenAI's ICE-lite servers, the emulator needs no browser candidates at all:
+it learns the browser's address from the browser's own connectivity checks.
 """
 
 from __future__ import annotations
@@ -38,4 +43,11 @@ def check_offer(sdp: str) -> str:
     for attribute in ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:"):
         if not any(line.startswith(attribute) for line in lines):
             raise _invalid(f"it has no '{attribute[:-1]}' line")
-    return "\r\n".join(lines) + "\r\n"
+    kept = [line for line in lines if not _is_mdns_candidate(line)]
+    return "\r\n".join(kept) + "\r\n"
+
+
+def _is_mdns_candidate(line: str) -> bool:
+    # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ ...
+    fields = line.split()
+    return line.startswith("a=candidate:") and len(fields) > 4 and fields[4].endswith(".local")
