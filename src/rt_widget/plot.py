@@ -13,6 +13,7 @@ drawn: ``pip install "rt_widget[plot]"``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +90,7 @@ def turn_latency(source: Any, ax: Axes | None = None, call: int | None = None) -
             continue
         steps.sort(key=lambda step: step[0])  # in time order, even if the log was not
         start = steps[0][0]
-        for (t0, _), (t1, label) in zip(steps, steps[1:], strict=False):
+        for (t0, _), (t1, label) in itertools.pairwise(steps):
             index = [lbl for _, lbl in TURN_STEPS].index(label)
             ax.barh(y, t1 - t0, left=t0 - start, color=colours(index),
                     label=None if label in labelled else label)

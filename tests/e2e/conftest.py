@@ -67,7 +67,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"{key}: {json.dumps(value)}")
 
 
-@pytest.fixture(scope="session")
+# The server and the browser live as long as this package's tests: Playwright's sync API keeps an
+# asyncio loop marked running on the main thread while it is up, which would break any later test
+# calling asyncio.run(), and the server's kernels would hold CPU the rest of the suite needs.
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     server = LabServer(tmp_path_factory.mktemp("lab")).start()
     try:
@@ -83,7 +86,7 @@ def speech_file() -> Path:
     return speech_wav(SPEECH_TEXT, rate=48_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(speech_file: Path) -> Iterator[Any]:
     chromium = shutil.which("chromium")
     if not chromium:

@@ -10,7 +10,6 @@ from playwright.sync_api import Locator, expect
 
 from e2e.harness import LIVE_MIC_TRACKS_JS, HarnessError, Notebook
 
-LIVE = ("connecting", "connected")
 ENDED = ("closed", "failed")
 
 
@@ -47,7 +46,7 @@ class Driven:
     def expect_state_shown(self, states: tuple[str, ...] | str, view: int = 0, timeout_s: float = 20) -> None:
         """The panel's state element names one of ``states`` (case-insensitive)."""
         states = (states,) if isinstance(states, str) else states
-        pattern = re.compile("|".join(re.escape(s) for s in states), re.IGNORECASE)
+        pattern = re.compile(f"^({'|'.join(re.escape(s) for s in states)})$", re.IGNORECASE)
         expect(self.el("state", view)).to_have_text(pattern, timeout=timeout_s * 1000)
 
     def live_mic_tracks(self) -> int:

@@ -16,7 +16,6 @@ import ast
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -197,13 +196,31 @@ class LabServer:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        # Kernels were started by the server, in its session: nothing of it may outlive the run.
+        # Whatever is left of the server's process group, and any kernel it started (jupyter_client
+        # starts kernels in sessions of their own): nothing of this run may outlive it.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in self._our_kernel_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.http.close()
         self.proc = None
+
+    def _our_kernel_pids(self) -> list[int]:
+        """Processes whose command line names a connection file in this server's runtime dir."""
+        marker = str(self.runtime).encode()
+        pids = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if marker in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
 
 
 # -- a kernel client on the page's kernel -----------------------------------------------------------
@@ -432,7 +449,3 @@ def ensure_artifacts_dir(root: Path) -> Path:
     out = root / "test-artifacts"
     out.mkdir(exist_ok=True)
     return out
-
-
-def rmtree_quiet(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

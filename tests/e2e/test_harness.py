@@ -3,6 +3,7 @@ page, the kernel client reads the same kernel, and the fake mic is granted or de
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import pytest
@@ -20,8 +21,11 @@ GET_USER_MEDIA = """async () => {
 }"""
 
 
-def test_page_and_kernel_client_share_one_kernel(open_notebook):
-    nb = open_notebook(["import os\nx = 6 * 7\nprint('from the page', x)", "key = os.environ.get('OPENAI_API_KEY')"])
+def test_page_and_kernel_client_share_one_kernel(open_notebook, figures):
+    nb = open_notebook([
+        "import os\nx = 6 * 7\nprint('from the page', x)",
+        "key = os.environ.get('OPENAI_API_KEY')",
+    ])  # fmt: skip
     # The page ran the cells: their output is in the DOM.
     expect(nb.page.locator(".jp-OutputArea-output").first).to_contain_text("from the page 42")
     # The kernel client sees what the page's cells defined, in the same process.
@@ -30,11 +34,14 @@ def test_page_and_kernel_client_share_one_kernel(open_notebook):
     nb.kernel.run("y = x + 1")
     assert nb.kernel.eval("{'y': y, 'pid': os.getpid()}")["y"] == 43
     # Round trips are cheap enough to poll.
-    t0 = time.perf_counter()
-    for _ in range(20):
+    times = []
+    for _ in range(50):
+        t0 = time.perf_counter()
         nb.kernel.eval("y")
-    per_call_ms = (time.perf_counter() - t0) / 20 * 1000
-    assert per_call_ms < 100, per_call_ms
+        times.append((time.perf_counter() - t0) * 1000)
+    median_ms = statistics.median(times)
+    figures["kernel_client_eval_round_trip_ms_median"] = round(median_ms, 2)
+    assert median_ms < 100, times
     # A cell added from the page also runs in that kernel.
     nb.add_and_run_cell("z = y * 2")
     assert nb.kernel.eval("z") == 86

@@ -47,8 +47,9 @@ def _click_to_open_figure(figures):
             "max": round(max(values), 1),
         }
     if _PHASE_OFFSETS_MS:
-        figures["phase_offsets_from_click_ms_median"] = {
-            phase: round(statistics.median(v), 1) for phase, v in _PHASE_OFFSETS_MS.items()
+        figures["phase_offsets_from_click_ms_median[client_secret]"] = {
+            phase: round(statistics.median(v), 1)
+            for phase, v in sorted(_PHASE_OFFSETS_MS.items(), key=lambda kv: statistics.median(kv[1]))
         }
     if _SENT_VS_LOGGED["calls"]:
         figures["events_sent_vs_logged_all_checked_calls"] = dict(_SENT_VS_LOGGED)
@@ -75,14 +76,16 @@ def _connect_by_click(d: Driven, view: int = 0) -> int:
     assert start["phase"] == "start" and start.get("trigger") == "click", start
     ms = d.click_to_channel_open_ms(since)
     assert 0 < ms < 15_000, ms
-    _CLICK_TO_OPEN_MS.setdefault(d.ev("w.signaling"), []).append(ms)
+    signaling = d.ev("w.signaling")
+    _CLICK_TO_OPEN_MS.setdefault(signaling, []).append(ms)
     offsets: dict[str, float] = {}
     for r in d.phases(since):
         # Kernel-side phases (secret_minted, offer_relayed) have no browser time.
         if r["t_browser_ms"] is not None and r["event"]["phase"] not in offsets:
             offsets[r["event"]["phase"]] = r["t_browser_ms"] - start_t
-    for phase, offset in offsets.items():
-        _PHASE_OFFSETS_MS.setdefault(phase, []).append(offset)
+    if signaling == "client_secret":
+        for phase, offset in offsets.items():
+            _PHASE_OFFSETS_MS.setdefault(phase, []).append(offset)
     return since
 
 

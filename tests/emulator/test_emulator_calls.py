@@ -10,11 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 from conftest import Clients, run
 from emu_client import RealtimeClient, read_wav
 from support.speech import speech_wav
 
 from rt_widget.emulator import Emulator
+from rt_widget.emulator.sctp_bundling import MAX_CWND, BundlingSctpTransport, adopt
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 
@@ -120,6 +122,12 @@ def test_speaking_during_a_response_interrupts_it(emulator: Emulator, clients: C
     run(go())
 
 
+async def speech_frames_sent(emulator: Emulator, call_id: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(emulator.admin_url) as r:
+        calls = (await r.json())["calls"]
+    return int(next(c["speech_frames_sent"] for c in calls if c["id"] == call_id))
+
+
 def test_cancel_and_clear_stop_the_audio(emulator: Emulator, clients: Clients) -> None:
     async def go() -> None:
         async with clients.connected() as c:
@@ -131,9 +139,9 @@ def test_cancel_and_clear_stop_the_audio(emulator: Emulator, clients: Clients) -
                 done = await c.wait_for("response.done", start=n)
                 assert done["response"]["status"] == "cancelled"
                 await c.wait_for("output_audio_buffer.cleared", start=n)
-                loud = c.loud_frames
+                spoken = await speech_frames_sent(emulator, c.call_id)
                 await asyncio.sleep(0.4)
-                assert c.loud_frames - loud <= 8  # only what was already in flight
+                assert await speech_frames_sent(emulator, c.call_id) == spoken  # stopped at once
 
     run(go())
 
@@ -326,5 +334,23 @@ def test_an_event_too_large_for_the_channel_becomes_an_error(
             assert "session.updated" in error["error"]["message"]
             say_text(c, "still fine")
             assert (await c.wait_for("response.done"))["response"]["status"] == "completed"
+
+    run(go())
+
+
+def test_the_sctp_transport_is_adopted_once_and_its_window_capped() -> None:
+    async def go() -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.createDataChannel("oai-events")
+        await pc.setLocalDescription(await pc.createOffer())
+        sctp = pc.sctp
+        assert sctp is not None and adopt(sctp)
+        assert isinstance(sctp, BundlingSctpTransport) and sctp._cwnd == MAX_CWND
+        sctp._cwnd = 10 * MAX_CWND  # aiortc growing it
+        assert sctp._cwnd == MAX_CWND
+        sctp._cwnd = 1200  # aiortc shrinking it after a loss
+        assert sctp._cwnd == 1200
+        assert not adopt(sctp)  # already adopted: left alone
+        await pc.close()
 
     run(go())

@@ -19,8 +19,9 @@ from conftest import run
 from emu_client import validation_problem
 
 from rt_widget.emulator.audio import SpeechTrack
-from rt_widget.emulator.conversation import GREETING, Conversation
+from rt_widget.emulator.conversation import Conversation
 from rt_widget.emulator.knobs import CallKnobs
+from rt_widget.emulator.replies import GREETING
 from rt_widget.emulator.script import ScriptCursor, load_script
 from rt_widget.emulator.session_config import SessionConfig
 from rt_widget.emulator.voice import PatternVoice

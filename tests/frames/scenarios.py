@@ -1,4 +1,4 @@
-"""The hand-built sessions. Times are ms after ``T0``; the tests work their answers out from them."""
+"""The hand-built sessions: times in ms after ``T0``, from which the tests work out answers."""
 
 from __future__ import annotations
 
@@ -265,6 +265,29 @@ def push_to_talk() -> Session:
     )
 
 
+def out_of_band_response() -> Session:
+    """The client asks for an out-of-band response (a classifier, say) while the user's turn is
+    being answered; it must not take the turn."""
+    return (
+        Session()
+        .at(100, speech_started("item_u10", audio_start_ms=100))
+        .at(600, speech_stopped("item_u10", audio_end_ms=560))
+        .at(610, committed("item_u10"))
+        .client(612, {"type": "response.create", "event_id": "event_oob",
+                      "response": {"conversation": "none", "output_modalities": ["text"]}})
+        .at(615, item_added(user_audio_item("item_u10")))
+        .at(620, response_created("resp_oob", out_of_band=True))
+        .at(630, response_created("resp_10"))
+        .at(650, text_delta("resp_oob", "item_c1", "question"))
+        .at(660, response_done("resp_oob", [assistant_item("item_c1", "completed",
+                                                            text="question")]))
+        .at(700, transcript_delta("resp_10", "item_b10", "Hello!"))
+        .at(750, audio_buffer("started", "resp_10"))
+        .at(800, response_done("resp_10", [assistant_item("item_b10", "completed", "Hello!")]))
+        .at(1400, audio_buffer("stopped", "resp_10"))
+    )
+
+
 ALL: dict[str, Callable[[], Session]] = {
     "speech_turn": speech_turn,
     "text_turn": text_turn,
@@ -274,4 +297,5 @@ ALL: dict[str, Callable[[], Session]] = {
     "two_calls": two_calls,
     "two_responses_one_turn": two_responses_one_turn,
     "push_to_talk": push_to_talk,
+    "out_of_band_response": out_of_band_response,
 }

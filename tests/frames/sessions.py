@@ -135,10 +135,12 @@ def transcription_completed(item: str, transcript: str) -> dict[str, Any]:
                       "total_tokens": 25}}
 
 
-def response_created(response: str) -> dict[str, Any]:
+def response_created(response: str, out_of_band: bool = False) -> dict[str, Any]:
+    """An out-of-band response (``conversation: "none"``) has ``conversation_id: null``."""
     return {"type": "response.created", "event_id": _event_id(),
             "response": {"object": "realtime.response", "id": response, "status": "in_progress",
-                         "status_details": None, "output": [], "usage": None}}
+                         "status_details": None, "output": [], "usage": None,
+                         "conversation_id": None if out_of_band else "conv_1"}}
 
 
 def usage(input_text: int, input_audio: int, cached: int, output_text: int,

@@ -67,7 +67,7 @@ def test_size_is_the_compact_utf8_json() -> None:
 def test_beta_names_read_as_ga() -> None:
     e = recorded("beta_webrtc_3turns_events.jsonl").events()
     renamed = e[e["original_type"].notna()]
-    pairs = set(zip(renamed["original_type"], renamed["type"]))
+    pairs = set(zip(renamed["original_type"], renamed["type"], strict=True))
     assert pairs == {
         ("response.audio_transcript.delta", "response.output_audio_transcript.delta"),
         ("response.audio_transcript.done", "response.output_audio_transcript.done"),

@@ -1,5 +1,6 @@
 """The hand-built sessions are valid GA traffic: every server and client event parses as the
-``openai.types.realtime`` model of its type, so the frames are tested on shapes the service sends."""
+``openai.types.realtime`` model of its type, so the frames are tested on shapes the service
+sends."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rt_widget import plot
+from rt_widget import EventLog, plot
 
 from . import scenarios
 from .sessions import recorded
@@ -71,3 +71,10 @@ def test_without_matplotlib_the_error_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     with pytest.raises(ImportError, match=r"pip install \"rt_widget\[plot\]\""):
         plot.turn_latency(scenarios.speech_turn().log())
+
+
+def test_charts_of_an_empty_log_do_not_fail() -> None:
+    log = EventLog()
+    assert plot.turn_latency(log).get_title() == "Turn latency"
+    assert plot.connection_waterfall(log).get_title() == "Connection"
+    assert len(plot.stats_timeseries(log).axes) == len(plot.DEFAULT_STATS)

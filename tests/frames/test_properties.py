@@ -141,7 +141,7 @@ def test_a_repeated_event_changes_nothing(name: str, data: st.DataObject) -> Non
     pd.testing.assert_frame_equal(noisy["transcripts"], clean["transcripts"])
 
 
-@pytest.mark.parametrize("name", sorted(ALL) + ["beta_webrtc"])
+@pytest.mark.parametrize("name", [*sorted(ALL), "beta_webrtc"])
 def test_a_cut_log_never_gives_a_different_number(name: str) -> None:
     """Cut a well-ordered log anywhere: every number of a turn is either the one the whole log
     gives, or NaN (not known yet). A missing step never produces a wrong number."""

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from rt_widget import EventLog, frames
+from rt_widget import EventLog
 
 from . import scenarios
 from .sessions import T0
@@ -148,6 +148,18 @@ def test_push_to_talk_is_manual() -> None:
     assert nan(r["voice_to_voice_ms"])
 
 
+def test_an_out_of_band_response_takes_no_turn() -> None:
+    turns = scenarios.out_of_band_response().log().turns()
+    assert list(turns["response_id"]) == ["resp_oob", "resp_10"]
+    oob, answer = row(turns, "resp_oob"), row(turns, "resp_10")
+    assert (oob["trigger"], oob["out_of_band"]) == ("manual", True)
+    assert nan(oob["user_item_id"]) and nan(oob["speech_stopped_ms"])
+    assert (answer["trigger"], answer["user_item_id"], answer["out_of_band"]) == (
+        "speech", "item_u10", False)
+    assert answer["voice_to_voice_ms"] == 150  # 750 - 600
+    assert not turns["out_of_band"].iloc[1:].any()
+
+
 def test_missing_steps_give_nan() -> None:
     """Cut the speech turn right after the first transcript delta: what has not happened is NaN,
     what has is unchanged."""
@@ -188,7 +200,7 @@ def test_events_out_of_log_order() -> None:
     done = records[kinds.index("response.done")]
     others = [r for r in records if r is not created and r is not done]
     at = next(i for i, r in enumerate(others) if r["event"]["type"].endswith("transcript.delta"))
-    reordered = others[:at] + [done] + others[at:at + 1] + [created] + others[at + 1:]
+    reordered = [*others[:at], done, *others[at : at + 1], created, *others[at + 1 :]]
     r = EventLog(reordered).turns().iloc[0]
     assert (r["trigger"], r["status"]) == ("speech", "completed")
     assert r["response_ms"] == 420 and r["time_to_first_delta_ms"] == 120

@@ -100,6 +100,9 @@ async def serve(server: EmulatorServer) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    if args.log_level != "DEBUG":  # the WebRTC stack's own INFO lines (ICE checks) are noise here
+        for name in ("aioice", "aiortc"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = EmulatorSettings(
             host=args.host,

@@ -158,16 +158,13 @@ class Call:
         except ValueError as e:  # larger than the browser's a=max-message-size
             log.warning("%s: %s not sent: %s", self.id, event["type"], e)
             if event["type"] != "error":
-                self._send(
-                    events.error(
-                        ProtocolError(
-                            f"The server event {event['type']} ({len(text)} bytes) is larger than the "
-                            "data channel's maximum message size, so it was not sent. Keep session "
-                            "instructions and items smaller.",
-                            code="event_too_large",
-                        )
-                    )
+                too_large = ProtocolError(
+                    f"The server event {event['type']} ({len(text)} bytes) is larger than the "
+                    "data channel's maximum message size, so it was not sent. Keep session "
+                    "instructions and items smaller.",
+                    code="event_too_large",
                 )
+                self._send(events.error(too_large))
             return
         self.journal.append(text)
 

@@ -5,21 +5,14 @@ events through a ``send`` callable; it speaks through a :class:`Speaker` (the ou
 transport (:mod:`.call`) only wires these to a peer connection, so the engine can be driven
 directly too.
 
-What the assistant says, having no language model:
-- to typed text, ``You said: <text>``;
-- to an audio turn, ``I heard 1.4 seconds of audio.``;
-- a scripted turn's ``assistant`` text instead, when a script supplies one;
-- when the session has function tools and the user's text (typed, or a scripted transcript)
-  names one, a call to it, with the first JSON object in the text as arguments (else ``{}``);
-  after the client's ``function_call_output``, ``The <name> tool returned: <output>``.
+What the assistant says is decided in :mod:`.replies`; how it says it (events, pacing, audio,
+interruption) here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import re
 import time
 from collections.abc import Callable
@@ -33,14 +26,13 @@ from .client_events import client_event_id, parse_client_event
 from .errors import ProtocolError
 from .knobs import TEXT_DELTA_MS, CallKnobs
 from .log import log
+from .replies import Speech, ToolCall, UserTurn, plan_reply
 from .script import ScriptCursor
 from .session_config import SESSION_LIFETIME_S, SessionConfig
+from .usage import estimate_usage
 from .vad import EnergyVad, SpeechStarted, SpeechStopped
 from .voice import Voice
 
-GREETING = (
-    "Hello! This is the rt_widget emulator. It has no language model: it repeats what you say."
-)
 INPUT_RATE = 24_000  # input_audio_buffer.append carries audio/pcm at 24 kHz
 MIN_COMMIT_MS = 100.0
 
@@ -56,31 +48,6 @@ class Speaker(Protocol):
 
     @property
     def playing(self) -> str | None: ...
-
-
-@dataclass
-class UserTurn:
-    """What the engine knows about one user item, for planning the reply to it."""
-
-    typed: str | None = None  # text the client sent
-    transcript: str | None = None  # scripted transcript of an audio turn
-    heard_s: float | None = None  # length of an audio turn
-    reply: str | None = None  # scripted assistant reply
-
-    @property
-    def text(self) -> str | None:
-        return self.typed if self.typed is not None else self.transcript
-
-
-@dataclass(frozen=True)
-class Speech:
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    name: str
-    arguments: str
 
 
 @dataclass
@@ -610,84 +577,6 @@ class Conversation:
         for tag in dict.fromkeys(self._speaker.clear()):
             self._emit(events.output_audio_cleared(tag))
 
-    # -- what to say -------------------------------------------------------------------------------
-
-    def _plan(self, params: dict[str, Any]) -> Speech | ToolCall:
-        items = (
-            [self._normalize_item(i) for i in params["input"]] if "input" in params else self._items
-        )
-        last = items[-1] if items else None
-        if last is None:
-            return Speech(GREETING)
-        if last["type"] == "function_call_output":
-            call = next(
-                (
-                    i
-                    for i in reversed(items)
-                    if i["type"] == "function_call" and i.get("call_id") == last["call_id"]
-                ),
-                None,
-            )
-            turn = self._user_turn_before(items, call or last)
-            if turn is not None and turn.reply:
-                return Speech(turn.reply)
-            name = call["name"] if call else "requested"
-            return Speech(f"The {name} tool returned: {last['output']}")
-        if last["type"] == "function_call":
-            return Speech(f"I am waiting for the output of {last['name']}.")
-        turn = self._user_turn_before(items, None)
-        if turn is None:
-            return Speech(GREETING)
-        tool = self._pick_tool(params, turn.text)
-        if tool is not None:
-            return tool
-        if turn.reply:
-            return Speech(turn.reply)
-        if turn.typed is not None:
-            return Speech(f"You said: {turn.typed}")
-        return Speech(f"I heard {turn.heard_s or 0:.1f} seconds of audio.")
-
-    def _user_turn_before(
-        self, items: list[dict[str, Any]], stop: dict[str, Any] | None
-    ) -> UserTurn | None:
-        """The latest user message in ``items`` (before ``stop`` when given), as a turn."""
-        end = items.index(stop) if stop is not None and stop in items else len(items)
-        for item in reversed(items[:end]):
-            if item["type"] == "message" and item["role"] == "user":
-                if item["id"] in self._turns:
-                    return self._turns[item["id"]]
-                typed = " ".join(c.get("text") or "" for c in item["content"]).strip()
-                return UserTurn(typed=typed or None)
-        return None
-
-    def _pick_tool(self, params: dict[str, Any], text: str | None) -> ToolCall | None:
-        tools = params.get("tools")
-        names = (
-            [
-                t["name"]
-                for t in tools
-                if isinstance(t, dict)
-                and t.get("type", "function") == "function"
-                and isinstance(t.get("name"), str)
-            ]
-            if isinstance(tools, list)
-            else self.config.function_tools
-        )
-        choice = params.get("tool_choice", self.config.tool_choice)
-        if not names or choice == "none":
-            return None
-        arguments = json.dumps(_first_json_object(text or ""))
-        if (
-            isinstance(choice, dict)
-            and choice.get("type") == "function"
-            and choice.get("name") in names
-        ):
-            return ToolCall(choice["name"], arguments)
-        named = _named_tool(names, text or "")
-        if named is None and choice == "required":
-            named = names[0]
-        return ToolCall(named, arguments) if named else None
-
     # -- emulator knobs ----------------------------------------------------------------------------
 
     def burst(self, count: int) -> int:
@@ -746,6 +635,21 @@ class Conversation:
 
     # -- helpers -----------------------------------------------------------------------------------
 
+    def _plan(self, params: dict[str, Any]) -> Speech | ToolCall:
+        items = (
+            [self._normalize_item(i) for i in params["input"]] if "input" in params else self._items
+        )
+        return plan_reply(items, self._turns, params, self.config)
+
+    def _usage(self, a: ActiveResponse) -> dict[str, Any]:
+        return estimate_usage(
+            self.config.config.get("instructions", ""),
+            self._items,
+            self._turns,
+            a.text,
+            a.audio_ms,
+        )
+
     def _emit(self, event: dict[str, Any]) -> None:
         self._send(event)
 
@@ -774,58 +678,7 @@ class Conversation:
             out.setdefault("call_id", ids.function_call_id())
         return out
 
-    def _usage(self, a: ActiveResponse) -> dict[str, Any]:
-        """Token counts in the service's shape, estimated (4 characters of text per token,
-        10 tokens per second of input audio, 20 per second of output audio)."""
-        text_in = len(self.config.config.get("instructions", "")) // 4
-        audio_in = 0
-        for item in self._items:
-            turn = self._turns.get(item["id"])
-            if turn is not None and turn.heard_s is not None:
-                audio_in += round(turn.heard_s * 10)
-            else:
-                text_in += len(json.dumps(item.get("content", item.get("arguments", "")))) // 4
-        text_out = (len(a.text) + 3) // 4
-        audio_out = round(a.audio_ms / 1000 * 20) if a.audio_ms else 0
-        zero_cached = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
-        return {
-            "total_tokens": text_in + audio_in + text_out + audio_out,
-            "input_tokens": text_in + audio_in,
-            "output_tokens": text_out + audio_out,
-            "input_token_details": {
-                "text_tokens": text_in,
-                "audio_tokens": audio_in,
-                "image_tokens": 0,
-                "cached_tokens": 0,
-                "cached_tokens_details": zero_cached,
-            },
-            "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
-        }
-
 
 def _words(text: str) -> list[str]:
     """Deltas as the service cuts them, roughly: a word with the space after it."""
     return re.findall(r"\S+\s*", text) or [text]
-
-
-def _named_tool(names: list[str], text: str) -> str | None:
-    """The tool whose name appears earliest in ``text`` (``get_weather`` or "get weather")."""
-    best: tuple[int, str] | None = None
-    for name in names:
-        spellings = {name, name.replace("_", " ")}
-        for spelling in spellings:
-            m = re.search(rf"(?<![\w]){re.escape(spelling)}(?![\w])", text, re.IGNORECASE)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), name)
-    return best[1] if best else None
-
-
-def _first_json_object(text: str) -> dict[str, Any]:
-    """The first ``{...}`` in ``text`` that parses as a JSON object, else ``{}``."""
-    decoder = json.JSONDecoder()
-    for m in re.finditer(r"\{", text):
-        with contextlib.suppress(ValueError):
-            value, _ = decoder.raw_decode(text, m.start())
-            if isinstance(value, dict):
-                return value
-    return {}

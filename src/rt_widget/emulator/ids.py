@@ -7,17 +7,21 @@ the service's (``event_`` + 21 letters and digits), so a fast seeded PRNG is eno
 
 from __future__ import annotations
 
+import base64
 import random
 import secrets
-import string
 
-_ALNUM = string.ascii_letters + string.digits
 _rng = random.Random(secrets.randbits(128))
+# base64 of random bytes, with its two non-alphanumeric symbols mapped to letters: a slight bias
+# toward "x" and "y" is harmless in an id, and this is several times faster than choosing
+# characters one by one.
+_ALNUM_ONLY = bytes.maketrans(b"+/", b"xy")
 
 
 def new_id(prefix: str, length: int = 21) -> str:
     """``prefix_`` followed by ``length`` random letters and digits, e.g. ``event_CsZyN...``."""
-    return f"{prefix}_{''.join(_rng.choices(_ALNUM, k=length))}"
+    raw = base64.b64encode(_rng.randbytes(length * 3 // 4 + 3)).translate(_ALNUM_ONLY)
+    return f"{prefix}_{raw[:length].decode()}"
 
 
 def event_id() -> str:

@@ -6,21 +6,31 @@ datagrams, each answered by a SACK: per-packet work on both ends capped a burst 
 events/s with an aiortc receiver. RFC 4960 (6.10) lets a sender bundle chunks into one packet up
 to the path MTU, which cuts the packets about six-fold.
 
+Bundling alone gives small packets in a burst: each SACK frees the room of the one packet it
+acknowledges, and the sender fills just that. Like TCP's Nagle algorithm, new data is held back
+while data is in flight and less than a packet's worth of window is free, so packets go out
+full (paced events, with nothing in flight, still go at once).
+
 aiortc's congestion window also grows without bound on a lossless path (loopback). A receiver
 that is descheduled for a moment (a busy 2-core machine) then has more datagrams in flight than
 its socket buffer holds (~200 KB by default on Linux, counted in kernel buffers of ~2 KB per
 datagram): the overflow is lost, and SCTP waits a whole retransmission timeout (>= 1 s) to resend
-it. Capping the window at :data:`MAX_CWND` keeps a burst within the receiver's buffer.
+it. Capping the window at :data:`MAX_CWND` keeps a burst within the receiver's buffer; starting
+at the cap skips slow start, which has nothing to probe on loopback or a LAN.
 
-Both changes are made by :func:`adopt`, which gives one emulator-side transport the class below;
-the class overrides three of aiortc's private methods and its ``_cwnd`` attribute, so it is
-applied only when those exist (aiortc 1.9 through 1.16 have them), and is a no-op otherwise.
+Last, aiortc creates a flush task per message sent; while one is pending, it is handed out again.
+
+:func:`adopt` makes these changes by giving one emulator-side transport the class below, which
+overrides three of aiortc's private methods and its ``_cwnd`` attribute and reads a few more of
+its private attributes. It checks they exist (aiortc 1.16 has them) and is a no-op otherwise;
+the emulator's tests exercise the data channel through it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from struct import pack
 from typing import Any
 
@@ -38,6 +48,8 @@ _USED = (
     "_remote_port",
     "_remote_verification_tag",
     "_cwnd",
+    "_flight_size",
+    "_forward_tsn_chunk",
     "_RTCSctpTransport__transport",
 )
 
@@ -75,12 +87,21 @@ class BundlingSctpTransport(RTCSctpTransport):
     async def _transmit(self) -> None:
         await self._rt_bundled(super()._transmit)
 
-    async def _data_channel_flush(self) -> None:
-        await self._rt_bundled(super()._data_channel_flush)
+    def _data_channel_flush(self) -> Awaitable[None]:  # type: ignore[override]
+        # aiortc schedules a flush task for every message sent; while one is pending it will
+        # take the later messages too, so it is handed out again instead of a new task.
+        pending: asyncio.Future[None] | None = self.__dict__.get("_rt_flush")
+        if pending is not None and not pending.done():
+            return pending
+        task = asyncio.ensure_future(self._rt_bundled(super()._data_channel_flush))
+        self.__dict__["_rt_flush"] = task
+        return task
 
     async def _rt_bundled(self, run: Any) -> None:
         if _collected.get() is not None:  # nested in a flush or transmit: the outer one sends
             await run()
+            return
+        if self._rt_hold():
             return
         collected: list[bytes] = []
         token = _collected.set(collected)
@@ -91,6 +112,21 @@ class BundlingSctpTransport(RTCSctpTransport):
         # Not reached when sending failed: the chunks are in aiortc's sent queue, and its
         # retransmission timer sends them again, as after a lost packet.
         await self._rt_send_collected(collected)
+
+    def _rt_hold(self) -> bool:
+        """Whether to send nothing new yet: data is in flight and less than a packet's worth of
+        window is free (Nagle-like; decided once per outermost flush or transmit, so that once
+        sending starts it fills the window).
+
+        Sending whatever room a SACK frees would keep packets as small as the ones acknowledged.
+        It never stalls: with data in flight, a SACK or the retransmission timer comes back here.
+        Retransmissions are never held: aiortc shrinks the window below the cap whenever it
+        marks a chunk for retransmission (loss halves it, a timeout sets one packet), and below
+        the cap nothing is held. Paced events find nothing in flight and go at once.
+        """
+        if not self._flight_size or self._cwnd < MAX_CWND or self._forward_tsn_chunk is not None:
+            return False
+        return self._cwnd - self._flight_size < _MAX_PAYLOAD
 
     async def _rt_send_collected(self, collected: list[bytes]) -> None:
         packet: list[bytes] = []
@@ -122,7 +158,9 @@ def adopt(transport: RTCSctpTransport) -> bool:
     ):
         log.debug("aiortc's SCTP transport is not the expected one; not bundling")
         return False
-    cwnd = transport.__dict__.pop("_cwnd")
+    del transport.__dict__["_cwnd"]
     transport.__class__ = BundlingSctpTransport
-    transport._cwnd = cwnd  # through the capping setter
+    # Start at the cap: slow start probes a path's capacity, pointless on loopback or a LAN,
+    # and it would hold a burst at a few packets per round trip for its first hundreds of SACKs.
+    transport._cwnd = MAX_CWND
     return True

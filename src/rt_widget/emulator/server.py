@@ -290,5 +290,7 @@ class EmulatorServer:
             "data_channel": call.channel.readyState if call.channel else None,
             "events_sent": len(call.journal),
             "active_response": call.conversation.active_response_id,
+            "audio_frames_sent": call.track.frames_sent,
+            "speech_frames_sent": call.track.speech_frames_sent,
             "knobs": dataclasses.asdict(call.knobs),
         }

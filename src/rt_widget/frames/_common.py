@@ -28,14 +28,6 @@ GA_NAMES: Mapping[str, str] = {
 }
 
 
-def record_time(record: Record) -> float:
-    """The record's time in epoch ms: browser time if it has one, else kernel time, else NaN."""
-    t = record.get("t_browser_ms")
-    if t is None:
-        t = record.get("t_kernel_ms")
-    return NAN if t is None else float(t)
-
-
 class Hits:
     """The records :func:`scan` kept, as parallel columns: position in the log, call, time, GA
     type, event. Columns rather than a tuple per record: at a million records, every object that
@@ -85,7 +77,7 @@ def scan(records: Records, wanted: Collection[str]) -> tuple[Hits, np.ndarray]:
     for pos, record in enumerate(records):
         event = record["event"]
         t = record.get("t_browser_ms")
-        if t is None:
+        if t is None or t != t:  # no browser time (None, or NaN): the kernel's
             t = record.get("t_kernel_ms")
             if t is None:
                 t = NAN
@@ -128,13 +120,11 @@ def call_origins(calls: np.ndarray, t_ms: np.ndarray, n_calls: int) -> np.ndarra
 def seconds_since_start(t_ms: Any, calls: Any, origins: np.ndarray) -> np.ndarray:
     """Seconds from each call's start to ``t_ms`` (vectorised; NaN stays NaN)."""
     t = np.asarray(t_ms, dtype=np.float64)
-    if t.size == 0:
-        return t.copy()
     return (t - origins[np.asarray(calls, dtype=np.intp)]) / 1000.0
 
 
 def add_seconds(frame: pd.DataFrame, origins: np.ndarray, *columns: str) -> None:
-    """Insert ``<name>_s`` right after each ``<name>_ms`` column, in seconds since the call start."""
+    """Insert ``<name>_s`` after each ``<name>_ms`` column: seconds since the call started."""
     for column in columns:
         stem = column[: -len("_ms")]
         values = seconds_since_start(frame[column].to_numpy(), frame["call"].to_numpy(), origins)
@@ -153,7 +143,8 @@ def duration(end: Any, start: Any) -> np.ndarray:
 
 
 def dict_or_empty(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a dict, else an empty one: events from files are not always well formed."""
+    """``value`` if it is a dict, else an empty one (events from files are not always well
+    formed)."""
     return value if isinstance(value, dict) else {}
 
 

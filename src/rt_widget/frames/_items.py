@@ -1,4 +1,4 @@
-"""Reading conversation items: the text a content part carries, and what kind of input an item is."""
+"""Reading conversation items: the text a content part carries, what kind of input an item is."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from ._common import NAN, Records, add_seconds, dict_or_empty, earliest, scan, s
 from ._items import part_text, parts
 
 _USER_AUDIO = ("input_audio_buffer.speech_started", "input_audio_buffer.committed")
-_ITEM_SNAPSHOTS = ("conversation.item.added", "conversation.item.done", "response.output_item.added",
-                   "response.output_item.done")
+_ITEM_SNAPSHOTS = ("conversation.item.added", "conversation.item.done",
+                   "response.output_item.added", "response.output_item.done")
 _ASSISTANT_DELTAS = ("response.output_audio_transcript.delta", "response.output_text.delta")
 _ASSISTANT_DONE = {"response.output_audio_transcript.done": "transcript",
                    "response.output_text.done": "text"}
@@ -25,9 +25,6 @@ _WANTED = frozenset(
      "conversation.item.input_audio_transcription.completed",
      "conversation.item.truncated", "output_audio_buffer.cleared")
 )
-
-COLUMNS = ("call", "role", "item_id", "response_id", "modality", "text", "final", "interrupted",
-           "started_ms", "started_s", "done_ms", "done_s")
 
 
 class _Part:
@@ -100,8 +97,9 @@ def transcripts(records: Records) -> pd.DataFrame:
     ``response.output_text.*`` (beta names read as these). The first final record of a content
     part (``*.done``, ``*.completed``, ``response.content_part.done``, or a finished item in
     ``conversation.item.*``, ``response.output_item.done``, ``response.done``) gives its text;
-    until one arrives, ``text`` is the deltas joined and ``final`` is False. A user audio item with no transcription at all (transcription not
-    enabled in the session) still gets its row, with NaN text.
+    until one arrives, ``text`` is the deltas joined and ``final`` is False. A user audio item
+    with no transcription at all (transcription not enabled in the session) still gets its row,
+    with NaN text.
 
     ``started_ms``: for user speech, ``input_audio_buffer.speech_started``; otherwise the first
     record carrying the item's text (its first delta). ``done_ms``: when the text became final,
@@ -132,7 +130,9 @@ def transcripts(records: Records) -> pd.DataFrame:
             previous.setdefault(key, previous_id)
             first_seen.setdefault(key, pos)
 
-    def utterance(call: int, item_id: Any, pos: int, t: float, role: str | None) -> _Utterance | None:
+    def utterance(
+        call: int, item_id: Any, pos: int, t: float, role: str | None
+    ) -> _Utterance | None:
         if not isinstance(item_id, str):
             return None
         key = (call, item_id)
@@ -237,7 +237,7 @@ def transcripts(records: Records) -> pd.DataFrame:
         rows.append((u.call, u.role, u.item_id, u.response_id if u.role == "assistant" else None,
                      u.modality, text, final, interrupted, started, done))
 
-    columns = list(zip(*rows)) if rows else [()] * 10
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
     frame = pd.DataFrame(
         {
             "call": np.asarray(columns[0], dtype=np.int64),

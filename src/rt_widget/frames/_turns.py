@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,9 @@ USAGE = (
 
 
 class _Response:
-    __slots__ = ("call", "id", "first_pos", "created", "first_delta", "audio_started", "done",
-                 "audio_stopped", "audio_cleared", "status", "reason", "usage", "input",
-                 "owns_input", "triggered", "tools")
+    __slots__ = ("audio_cleared", "audio_started", "audio_stopped", "call", "created", "done",
+                 "first_delta", "first_pos", "id", "input", "out_of_band", "owns_input", "reason",
+                 "status", "tools", "triggered", "usage")
 
     def __init__(self, call: int, response_id: str, pos: int) -> None:
         self.call = call
@@ -51,10 +52,11 @@ class _Response:
         self.audio_stopped = self.audio_cleared = NAN
         self.status: str | None = None
         self.reason: str | None = None
-        self.usage: dict[str, Any] = {}
+        self.usage: Mapping[str, Any] = {}
         self.input: tuple[str, str] | None = None  # (kind, item_id) of the input it answers
         self.owns_input = False  # True for the first response after that input: the one it caused
         self.triggered = False
+        self.out_of_band = False
         self.tools: list[str] = []
 
 
@@ -63,9 +65,10 @@ def turns(records: Records) -> pd.DataFrame:
 
     Columns:
         ``call``, ``response_id``, ``trigger``, ``user_item_id``, ``status``, ``status_reason``,
-        ``interrupted``; the step times ``speech_started_ms``, ``speech_stopped_ms``,
-        ``committed_ms``, ``response_created_ms``, ``first_delta_ms``, ``audio_started_ms``,
-        ``response_done_ms``, ``audio_stopped_ms`` (each with its ``*_s`` twin); the latencies
+        ``interrupted``, ``out_of_band``; the step times ``speech_started_ms``,
+        ``speech_stopped_ms``, ``committed_ms``, ``response_created_ms``, ``first_delta_ms``,
+        ``audio_started_ms``, ``response_done_ms``, ``audio_stopped_ms`` (each with its ``*_s``
+        twin); the latencies
         ``voice_to_voice_ms`` (audio_started - speech_stopped), ``turn_detection_ms`` (committed -
         speech_stopped), ``time_to_first_delta_ms`` (first_delta - response_created),
         ``response_ms`` (response_done - response_created), ``speech_ms`` (the user's speech,
@@ -85,7 +88,9 @@ def turns(records: Records) -> pd.DataFrame:
     - ``"tool"``: a ``function_call_output`` item;
     - ``"manual"``: nothing new, so the client asked with ``response.create`` (a greeting, a second
       response to the same input), or audio committed by the client without turn detection
-      (push to talk: a commit with no ``speech_stopped``).
+      (push to talk: a commit with no ``speech_stopped``). An out-of-band response
+      (``conversation: "none"``, seen as ``conversation_id: null``; ``out_of_band`` is True) is
+      always "manual" and answers no input: the input stays for the response that follows.
 
     ``user_item_id`` is that input item; for a "manual" response with nothing new, the input the
     previous response answered (several responses to one user turn share it; NaN before any
@@ -161,6 +166,10 @@ def turns(records: Records) -> pd.DataFrame:
                 r.status = "in_progress"
             if not r.triggered:
                 r.triggered = True
+                # conversation "none": outside the conversation, it answers no input
+                r.out_of_band = "conversation_id" in body and body["conversation_id"] is None
+                if r.out_of_band:
+                    continue
                 newest = pending.pop(call, None)
                 if newest is not None:
                     r.input, r.owns_input = newest, True
@@ -207,22 +216,27 @@ def turns(records: Records) -> pd.DataFrame:
     rows = []
     for key, r in sorted(responses.items(), key=lambda kv: (kv[1].call, kv[1].first_pos)):
         trigger, user_item = _trigger(r, speech_stopped)
-        item_key = (r.call, user_item) if r.owns_input and user_item is not None else None
-        voice = r.owns_input and r.input is not None and r.input[0] == "audio"
-        started, audio_start = speech_started.get(item_key, (NAN, None)) if voice else (NAN, None)
-        stopped, audio_end = speech_stopped.get(item_key, (NAN, None)) if voice else (NAN, None)
-        interrupted = (r.status == "cancelled" or r.audio_cleared == r.audio_cleared
-                       or key in cut)
-        audio_stopped = r.audio_stopped if r.audio_stopped == r.audio_stopped else r.audio_cleared
+        # the user's speech belongs to the response it caused, and to no later one
+        started = stopped = said = NAN
+        said_at = NAN
+        if r.owns_input and r.input is not None and r.input[0] == "audio":
+            voice = (r.call, r.input[1])
+            started, audio_start = speech_started.get(voice, (NAN, None))
+            stopped, audio_end = speech_stopped.get(voice, (NAN, None))
+            said_at = committed.get(voice, NAN)
+            said = _speech_ms(audio_start, audio_end)
+        cleared = not math.isnan(r.audio_cleared)
+        interrupted = r.status == "cancelled" or cleared or key in cut
+        # the audio ended when it stopped, or when it was cut
+        audio_stopped = r.audio_cleared if math.isnan(r.audio_stopped) else r.audio_stopped
         usage = [_usage(r.usage, details, field) for _, details, field in USAGE]
         rows.append((
-            r.call, r.id, trigger, user_item, r.status, r.reason, interrupted,
-            started, stopped, committed.get(item_key, NAN) if voice else NAN, r.created,
-            r.first_delta, r.audio_started, r.done, audio_stopped,
-            _speech_ms(audio_start, audio_end), ", ".join(r.tools) or None, *usage,
+            r.call, r.id, trigger, user_item, r.status, r.reason, interrupted, r.out_of_band,
+            started, stopped, said_at, r.created, r.first_delta, r.audio_started, r.done,
+            audio_stopped, said, ", ".join(r.tools) or None, *usage,
         ))
 
-    columns = list(zip(*rows)) if rows else [()] * (17 + len(USAGE))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (18 + len(USAGE))
     data: dict[str, Any] = {
         "call": np.asarray(columns[0], dtype=np.int64),
         "response_id": pd.array(list(columns[1]), dtype="str"),
@@ -231,18 +245,19 @@ def turns(records: Records) -> pd.DataFrame:
         "status": pd.array(list(columns[4]), dtype="str"),
         "status_reason": pd.array(list(columns[5]), dtype="str"),
         "interrupted": np.asarray(columns[6], dtype=bool),
+        "out_of_band": np.asarray(columns[7], dtype=bool),
     }
-    for offset, name in enumerate(TIMES, start=7):
+    for offset, name in enumerate(TIMES, start=8):
         data[name] = np.asarray(columns[offset], dtype=np.float64)
     data["voice_to_voice_ms"] = duration(data["audio_started_ms"], data["speech_stopped_ms"])
     data["turn_detection_ms"] = duration(data["committed_ms"], data["speech_stopped_ms"])
     data["time_to_first_delta_ms"] = duration(data["first_delta_ms"], data["response_created_ms"])
     data["response_ms"] = duration(data["response_done_ms"], data["response_created_ms"])
-    data["speech_ms"] = np.asarray(columns[15], dtype=np.float64)
+    data["speech_ms"] = np.asarray(columns[16], dtype=np.float64)
     data["audio_ms"] = duration(data["audio_stopped_ms"], data["audio_started_ms"])
-    for offset, (name, _, _) in enumerate(USAGE, start=17):
+    for offset, (name, _, _) in enumerate(USAGE, start=18):
         data[name] = pd.array(list(columns[offset]), dtype="Int64")
-    data["tools"] = pd.array(list(columns[16]), dtype="str")
+    data["tools"] = pd.array(list(columns[17]), dtype="str")
     frame = pd.DataFrame(data)
     add_seconds(frame, origins, *TIMES)
     return frame
@@ -265,7 +280,7 @@ def _trigger(
 
 
 def _note_output_item(
-    r: _Response, item: dict[str, Any], item_response: dict[tuple[int, str], tuple[int, str]]
+    r: _Response, item: Mapping[str, Any], item_response: dict[tuple[int, str], tuple[int, str]]
 ) -> None:
     """Remember which response made an item, and the function a function_call item calls."""
     item_id = item.get("id")
@@ -276,7 +291,7 @@ def _note_output_item(
         r.tools.append(name)
 
 
-def _usage(usage: dict[str, Any], details: str | None, field: str) -> int | None:
+def _usage(usage: Mapping[str, Any], details: str | None, field: str) -> int | None:
     source = dict_or_empty(usage.get(details)) if details else usage
     value = source.get(field)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
