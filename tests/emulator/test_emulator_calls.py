@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
-from conftest import Clients, run
-from emu_client import RealtimeClient, read_wav
+from support.aiortc_client import RealtimeClient, read_wav
+from support.emulator_clients import Clients, run
 from support.speech import speech_wav
 
 from rt_widget.emulator import Emulator

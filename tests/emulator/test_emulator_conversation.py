@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run
-from emu_client import validation_problem
+from support.aiortc_client import validation_problem
+from support.emulator_clients import run
 
 from rt_widget.emulator.audio import SpeechTrack
 from rt_widget.emulator.conversation import Conversation

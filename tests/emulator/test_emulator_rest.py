@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.sdp import SessionDescription
-from conftest import run
 from openai.types.realtime import ClientSecretCreateResponse
+from support.emulator_clients import run
 
 from rt_widget.emulator import Emulator
 from rt_widget.emulator.offer import check_offer

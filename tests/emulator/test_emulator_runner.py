@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import run
+from support.emulator_clients import run
 
 from rt_widget.emulator import CallKnobs, Emulator
 from rt_widget.emulator.__main__ import _parser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from emu_client import read_wav
+from support.aiortc_client import read_wav
 from support.speech import speech_wav
 
 from rt_widget.emulator.vad import (

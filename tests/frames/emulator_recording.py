@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 from aiortc import RTCSessionDescription
-from emulator.emu_client import RealtimeClient, read_wav
+from support.aiortc_client import RealtimeClient, read_wav
 from support.speech import speech_wav
 
 from rt_widget import EventLog
