@@ -127,7 +127,7 @@ def open_notebook(
         widget_var: str = "w",
         check: bool = True,
     ) -> Notebook:
-        """Open a new notebook with ``cells`` in a new context (mic granted unless ``mic=False``)."""
+        """Open a notebook of ``cells`` in a new context (mic granted unless ``mic=False``)."""
         context = browser.new_context(
             permissions=["microphone"] if mic else [],
             viewport={"width": 1280, "height": 1000},

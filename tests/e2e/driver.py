@@ -20,7 +20,7 @@ class Driven:
         assert nb.kernel is not None, "open the notebook first"
         self.nb, self.var, self.k, self.page = nb, var, nb.kernel, nb.page
 
-    # -- the page -------------------------------------------------------------------------------------
+    # -- the page ----------------------------------------------------------------------------------
     def views(self) -> Locator:
         """Every rendered view of this widget (one output area per view)."""
         return self.page.locator(".jp-OutputArea-output").filter(
@@ -43,7 +43,9 @@ class Driven:
     def click(self, testid: str, view: int = 0) -> None:
         self.el(testid, view).click()
 
-    def expect_state_shown(self, states: tuple[str, ...] | str, view: int = 0, timeout_s: float = 20) -> None:
+    def expect_state_shown(
+        self, states: tuple[str, ...] | str, view: int = 0, timeout_s: float = 20
+    ) -> None:
         """The panel's state element names one of ``states`` (case-insensitive)."""
         states = (states,) if isinstance(states, str) else states
         pattern = re.compile(f"^({'|'.join(re.escape(s) for s in states)})$", re.IGNORECASE)
@@ -54,9 +56,11 @@ class Driven:
         return self.page.evaluate(LIVE_MIC_TRACKS_JS)
 
     def expect_mic_released(self, timeout_s: float = 10) -> None:
-        self.page.wait_for_function(f"() => ({LIVE_MIC_TRACKS_JS})() === 0", timeout=timeout_s * 1000)
+        self.page.wait_for_function(
+            f"() => ({LIVE_MIC_TRACKS_JS})() === 0", timeout=timeout_s * 1000
+        )
 
-    # -- the kernel -----------------------------------------------------------------------------------
+    # -- the kernel --------------------------------------------------------------------------------
     def ev(self, expr: str) -> Any:
         """Evaluate ``expr`` with ``w`` (the widget) in scope."""
         return self.k.eval(f"(lambda w: {expr})({self.var})")
@@ -81,7 +85,9 @@ class Driven:
     def log_len(self) -> int:
         return self.ev("len(w.log)")
 
-    def records(self, since: int = 0, source: str | None = None, type_: str | None = None) -> list[dict]:
+    def records(
+        self, since: int = 0, source: str | None = None, type_: str | None = None
+    ) -> list[dict]:
         cond = []
         if source:
             cond.append(f"r['source'] == {source!r}")
@@ -116,7 +122,7 @@ class Driven:
             raise HarnessError("the kernel knows no call id for this widget")
         return cid
 
-    # -- figures --------------------------------------------------------------------------------------
+    # -- figures -----------------------------------------------------------------------------------
     def click_to_channel_open_ms(self, since: int = 0) -> float:
         """From the ``start`` phase to ``channel_open``, on the browser's clock, for the call at
         ``since`` in the log."""

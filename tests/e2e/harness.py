@@ -72,7 +72,7 @@ LIVE_MIC_TRACKS_JS = """() => (window.__e2eMicStreams || [])
 
 
 def fake_mic_args(wav: Path, loop: bool = False) -> list[str]:
-    """Chromium flags making the fake microphone play ``wav`` (48 kHz mono), once unless ``loop``."""
+    """Chromium flags: the fake microphone plays ``wav`` (48 kHz mono), once unless ``loop``."""
     return [f"--use-file-for-fake-audio-capture={wav}{'' if loop else '%noloop'}"]
 
 
@@ -145,7 +145,9 @@ class LabServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise HarnessError(f"jupyter lab exited ({self.proc.returncode}):\n{self.log_tail()}")
+                raise HarnessError(
+                    f"jupyter lab exited ({self.proc.returncode}):\n{self.log_tail()}"
+                )
             try:
                 if self.http.get("/api/status").status_code == 200:
                     return self
@@ -223,13 +225,13 @@ class LabServer:
         return pids
 
 
-# -- a kernel client on the page's kernel -----------------------------------------------------------
+# -- a kernel client on the page's kernel ----------------------------------------------------------
 class KernelError(AssertionError):
     """Code run by the harness raised in the kernel; the message carries the kernel's traceback."""
 
 
 class Kernel:
-    """A ``BlockingKernelClient`` attached to a kernel the server started (via its connection file)."""
+    """A ``BlockingKernelClient`` on a kernel the server started (via its connection file)."""
 
     def __init__(self, connection_file: Path) -> None:
         self.kc = BlockingKernelClient(connection_file=str(connection_file))
@@ -253,7 +255,9 @@ class Kernel:
         content = reply["content"]
         if content["status"] != "ok":
             tb = "\n".join(content.get("traceback", []))
-            raise KernelError(f"{content.get('ename')}: {content.get('evalue')}\n{tb}\n--- code ---\n{code}")
+            raise KernelError(
+                f"{content.get('ename')}: {content.get('evalue')}\n{tb}\n--- code ---\n{code}"
+            )
         return content
 
     def run(self, code: str, timeout: float = 30) -> None:
@@ -337,7 +341,7 @@ _CELLS_DONE_JS = """(path) => {
 
 
 class Notebook:
-    """A notebook written to the server's root, opened in its own page, with a client on its kernel."""
+    """A notebook in the server's root, opened in its own page, with a client on its kernel."""
 
     def __init__(self, lab: LabServer, page: Any, path: str) -> None:
         self.lab, self.page, self.path = lab, page, path
@@ -381,7 +385,8 @@ class Notebook:
     def command(self, name: str, args: dict | None = None) -> Any:
         """Run a JupyterLab command in the page (needs --expose-app-in-browser)."""
         return self.page.evaluate(
-            "([n, a]) => window.jupyterapp.commands.execute(n, a).then(() => true)", [name, args or {}]
+            "([n, a]) => window.jupyterapp.commands.execute(n, a).then(() => true)",
+            [name, args or {}],
         )
 
     def run_all(self, timeout: float = 60, check: bool = True) -> None:

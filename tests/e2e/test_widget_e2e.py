@@ -49,7 +49,9 @@ def _click_to_open_figure(figures):
     if _PHASE_OFFSETS_MS:
         figures["phase_offsets_from_click_ms_median[client_secret]"] = {
             phase: round(statistics.median(v), 1)
-            for phase, v in sorted(_PHASE_OFFSETS_MS.items(), key=lambda kv: statistics.median(kv[1]))
+            for phase, v in sorted(
+                _PHASE_OFFSETS_MS.items(), key=lambda kv: statistics.median(kv[1])
+            )
         }
     if _SENT_VS_LOGGED["calls"]:
         figures["events_sent_vs_logged_all_checked_calls"] = dict(_SENT_VS_LOGGED)
@@ -65,9 +67,12 @@ def _connect_by_click(d: Driven, view: int = 0) -> int:
     d.click("connect", view)
     d.wait_state("connected")
     d.expect_state_shown("connected", view)
-    starts = d.wait("[r['seq'] for r in w.log if r['event'].get('type') == 'widget.phase' "
-                    "and r['event'].get('phase') == 'start']",
-                    what="a new call's start phase", until=lambda s: len(s) > starts_before)  # fmt: skip
+    starts = d.wait(
+        "[r['seq'] for r in w.log if r['event'].get('type') == 'widget.phase' "
+        "and r['event'].get('phase') == 'start']",
+        what="a new call's start phase",
+        until=lambda s: len(s) > starts_before,
+    )
     since = starts[-1]
     d.wait_event("session.created", since=since)
     assert d.live_mic_tracks() == 1, "a connected call holds exactly one microphone track"
@@ -89,7 +94,9 @@ def _connect_by_click(d: Driven, view: int = 0) -> int:
     return since
 
 
-def _server_ids(d: Driven, emu: str, call_id: str, since: int, until: int | None) -> tuple[list, list]:
+def _server_ids(
+    d: Driven, emu: str, call_id: str, since: int, until: int | None
+) -> tuple[list, list]:
     """(event ids the emulator sent on the call, ids of server records in w.log[since:until])."""
     sent, logged = d.ev(
         f"([e.get('event_id') for e in {emu}.sent_events({call_id!r})], "
@@ -99,8 +106,14 @@ def _server_ids(d: Driven, emu: str, call_id: str, since: int, until: int | None
 
 
 def _check_every_sent_event_logged(
-    d: Driven, call_id: str, since: int, until: int | None = None, *, emu: str = "w.emulator",
-    complete: bool = True, timeout: float = 15,
+    d: Driven,
+    call_id: str,
+    since: int,
+    until: int | None = None,
+    *,
+    emu: str = "w.emulator",
+    complete: bool = True,
+    timeout: float = 15,
 ) -> tuple[int, int]:
     """Every server event the emulator sent on ``call_id`` is in the log, once, in order.
 
@@ -121,12 +134,13 @@ def _check_every_sent_event_logged(
     assert sent and None not in sent and len(set(sent)) == len(sent), sent
     expected = sent if complete else sent[: len(logged)]
     first_diff = next(
-        (i for i, (a, b) in enumerate(zip(sent, logged)) if a != b), min(len(sent), len(logged))
+        (i for i, (a, b) in enumerate(zip(sent, logged, strict=False)) if a != b),
+        min(len(sent), len(logged)),
     )
     assert logged == expected, (
         f"call {call_id}: the emulator sent {len(sent)} events, w.log has {len(logged)}; "
-        f"they differ from index {first_diff}: sent {sent[first_diff:first_diff + 3]}, "
-        f"logged {logged[first_diff:first_diff + 3]}"
+        f"they differ from index {first_diff}: sent {sent[first_diff : first_diff + 3]}, "
+        f"logged {logged[first_diff : first_diff + 3]}"
     )
     _SENT_VS_LOGGED["calls"] += 1
     _SENT_VS_LOGGED["sent_by_emulator"] += len(sent)
@@ -134,7 +148,7 @@ def _check_every_sent_event_logged(
     return len(sent), len(logged)
 
 
-# -- the main path: click, speak, every event in the kernel -----------------------------------------
+# -- the main path: click, speak, every event in the kernel ----------------------------------------
 def test_click_connect_and_speak_every_event_reaches_the_kernel(open_notebook, figures, artifacts):
     nb = open_notebook([IMPORT + f"w = RealtimeWidget({TRANSCRIBE})\nw"])
     d = Driven(nb)
@@ -155,7 +169,13 @@ def test_click_connect_and_speak_every_event_reaches_the_kernel(open_notebook, f
     committed = d.wait_event("input_audio_buffer.committed", since=since, timeout=10)
     created = d.wait_event("response.created", since=since, timeout=10)
     done = d.wait_event("response.done", since=since, timeout=60)
-    assert started[0]["seq"] < stopped[0]["seq"] < committed[0]["seq"] < created[0]["seq"] < done[0]["seq"]
+    assert (
+        started[0]["seq"]
+        < stopped[0]["seq"]
+        < committed[0]["seq"]
+        < created[0]["seq"]
+        < done[0]["seq"]
+    )
     assert done[0]["event"]["response"]["status"] == "completed"
     assert created[0]["event"]["response"]["id"] == done[0]["event"]["response"]["id"]
     user_text = d.wait_event(
@@ -197,7 +217,7 @@ def test_click_connect_and_speak_every_event_reaches_the_kernel(open_notebook, f
     assert (artifacts / "connected-panel.png").stat().st_size > 5_000
 
 
-# -- Python drives the call -------------------------------------------------------------------------
+# -- Python drives the call ------------------------------------------------------------------------
 def test_send_text_round_trip(open_notebook):
     nb = open_notebook([IMPORT + f"w = RealtimeWidget({NO_VAD})\nw"])
     d = Driven(nb)
@@ -312,7 +332,9 @@ def test_emulator_drops_the_call_mid_response_then_a_fresh_call_works(open_noteb
         "w.send_text('Please repeat this long sentence about rivers, mountains, forests, "
         "deserts, oceans, islands, valleys and the many small towns between them.')"
     )
-    response_id = d.wait_event("response.created", since=mark, timeout=30)[0]["event"]["response"]["id"]
+    response_id = d.wait_event("response.created", since=mark, timeout=30)[0]["event"]["response"][
+        "id"
+    ]
     d.wait_event("response.output_audio_transcript.delta", since=mark, timeout=30)
     nb.kernel.run(f"w.emulator.inject_fault({call_id!r}, {fault!r})")
 
@@ -373,7 +395,7 @@ def test_two_views_of_one_widget_make_one_call(open_notebook):
     _check_every_sent_event_logged(d, call_id, 0)
 
 
-# -- errors the user sees ---------------------------------------------------------------------------
+# -- errors the user sees --------------------------------------------------------------------------
 GOOD_KEY = "sk-e2e-accepted-key-0123456789abcdef"
 BAD_KEY = "sk-e2e-rejected-key-fedcba9876543210"
 
@@ -437,7 +459,8 @@ def test_saved_notebook_contains_no_secret(open_notebook):
     # Show what a user would: the widget's repr, every log record, the log as a DataFrame; and
     # save the log as JSON Lines.
     nb.add_and_run_cell(
-        "print(repr(w))\nfor r in w.log:\n    print(r)\nw.log.save('saved-log.jsonl')\nw.log.events()"
+        "print(repr(w))\nfor r in w.log:\n    print(r)\n"
+        "w.log.save('saved-log.jsonl')\nw.log.events()"
     )
     log_text = (nb.lab.root / "saved-log.jsonl").read_text()
     assert key not in log_text and "ek_" not in log_text
