@@ -8,28 +8,41 @@ widget record here in acknowledged batches (``rt:events`` / ``rt:ack``, see
 
 A busy kernel delays events but never loses them: while a cell runs, Jupyter processes no comm
 messages, so records wait in the browser and arrive, in order, once the cell finishes. For the
-same reason a cell must not wait in a loop for events (it would wait forever); react to them
-with ``w.on(...)`` or ``w.observe(..., "last_event")`` instead.
+same reason a cell must not wait in a loop for events (``time.sleep`` would wait forever); react to
+them with ``w.on(...)``, or block with :meth:`RealtimeWidget.wait_for`, which processes the
+widget's messages while it waits (see :mod:`rt_widget.waiting`).
+
+Threads: records reach the log from the comm handler (the kernel's main shell, or a subshell
+thread when ipykernel 7 routes the widget's messages there) and from the tool dispatcher's worker
+threads (``widget.tool``). One lock orders them: each record is appended and published (handlers,
+waiters) under it, so handlers see records one at a time, in log order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import difflib
+import io
 import json
 import logging
 import os
 import pathlib
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Union, overload
 
 import anywidget
 import traitlets
 from anywidget.experimental import command
 
 from . import messages as m
+from . import waiting
 from .eventlog import EventLog, Record
 from .rest import (
     OPENAI_BASE_URL,
@@ -47,8 +60,11 @@ from .session import (
     check_session_fields,
     deep_merge,
 )
+from .tools import Tool, ToolDispatcher, ToolRegistry
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from .emulator import Emulator
 
 __all__ = ["CallStateError", "FrontendNotReadyError", "RealtimeWidget"]
@@ -60,6 +76,10 @@ SIGNALING: Final = ("client_secret", "relay")
 
 Event = dict[str, Any]
 Handler = TypeVar("Handler", bound=Callable[[Event], object])
+F = TypeVar("F", bound=Callable[..., Any])
+# What a tool can be: a function, a Tool, or a raw tool config such as {"type": "mcp", ...}.
+ToolLike = Union[Callable[..., Any], Tool, Mapping[str, Any]]
+ImageLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "PILImage"]
 
 # Sent as the bearer token to backends that need no key (the emulator, a key-adding proxy).
 _NO_KEY: Final = "rt-widget-no-key"
@@ -68,6 +88,11 @@ _MAX_EVENT_BYTES: Final = 256 * 1024
 # How long a connect() request counts as in progress before the front end has reacted to it.
 _CONNECT_GRACE_S: Final = 30.0
 _LIVE_STATES: Final = ("connecting", "connected")
+_ENDED_STATES: Final = ("closed", "failed")
+# The front end adds an event_id (~40 bytes of JSON) to every client event it sends.
+_EVENT_ID_HEADROOM: Final = 64
+# How long a wait inside a cell polls the kernel's queue before looking at its waiter again.
+_PUMP_SLICE_S: Final = 0.02
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 
@@ -120,7 +145,12 @@ class RealtimeWidget(anywidget.AnyWidget):
         Shorthands for the session's ``model``, ``audio.output.voice`` and ``instructions``.
     session:
         A GA session dict (``{"audio": {"input": {"transcription": {...}}}, "tools": [...]}``)
-        deep-merged over the shorthands.
+        deep-merged over the shorthands. Its ``tools`` join the widget's tools (see ``tools``).
+    tools:
+        Python functions the model may call (their JSON schema comes from type hints and the
+        docstring; see :meth:`tool`), :class:`~rt_widget.tools.Tool` objects, or raw tool configs
+        (``{"type": "mcp", ...}``, ``{"type": "function", ...}``), which go to the session
+        unchanged; the kernel answers calls of the Python functions only.
     api_key:
         The OpenAI API key; defaults to ``$OPENAI_API_KEY``. It stays in the kernel: neither it
         nor a client secret is a trait, a log record, part of a repr or of an error message.
@@ -138,7 +168,9 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     Events reach the kernel in batches between cells: a running cell delays them (never loses
     them), because Jupyter processes no widget messages while a cell runs. Likewise the call only
-    starts once the cell that called :meth:`connect` has finished.
+    starts once the cell that called :meth:`connect` has finished, and a tool call waits for the
+    running cell (the panel says "waiting for the kernel"). :meth:`wait_for` is the exception: it
+    processes the widget's messages while it blocks.
     """
 
     _esm = _built("widget.js")
@@ -159,6 +191,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         sync=True
     )
     backend_url = traitlets.Unicode("", read_only=True, help="Where REST calls go.").tag(sync=True)
+    tool_status = traitlets.Unicode(
+        "", read_only=True, help="The latest tool call's status line, for the panel."
+    ).tag(sync=True)
     last_event = _EveryAssignment(
         None,
         allow_none=True,
@@ -175,6 +210,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         api_key: str | None = None,
         base_url: str | None = None,
         signaling: Signaling = "client_secret",
+        tools: Iterable[ToolLike] | None = None,
         **kwargs: Any,
     ) -> None:
         # Everything is checked before the widget's comm opens, so a mistake leaves nothing behind.
@@ -186,9 +222,30 @@ class RealtimeWidget(anywidget.AnyWidget):
         session_config = build_session(
             model=model, voice=voice, instructions=instructions, session=session
         )
+        # The registry is the one list of the session's tools: session["tools"] is made from it.
+        registry = ToolRegistry([*_session_tools(session_config), *_tool_list(tools)])
         backend, url, key, emulator = _resolve_backend(api_key, base_url)
 
+        # One lock orders every record: the comm handler's and the tool threads' (see the module
+        # docstring). _event_thread is the thread publishing under it, so that a handler calling
+        # wait_for() is caught instead of deadlocking.
+        self._event_lock = threading.RLock()
+        self._event_thread: int | None = None
+        self._waiters: tuple[_Waiter, ...] = ()
         self._session: Session = session_config
+        self._tools = registry
+        self._dispatcher = ToolDispatcher(
+            registry,
+            send_event=self._send_tool_event,
+            record=self._record_tool_call,
+            on_status=self._set_tool_status,
+        )
+        # Server events go to the dispatcher once there is a Python tool, and until the call
+        # ends: a call of a tool removed mid-response still needs its response.done.
+        self._feed_tools = bool(registry.tools)
+        self._tools_pending = False  # changed while a call was being set up: update on connect
+        self._status_lock = threading.Lock()
+        self._apply_tools()
         self._api_key = key  # private, not a trait: never synced, saved or shown
         self._rest = RestClient(url, key)
         self._emulator = emulator
@@ -204,6 +261,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.set_trait("backend", backend)
         self.set_trait("backend_url", display_url(url))
         super().__init__(signaling=signaling, **kwargs)
+        registry.on_change = self._tools_changed
 
     # -- reading -----------------------------------------------------------------------------------
     @property
@@ -230,6 +288,18 @@ class RealtimeWidget(anywidget.AnyWidget):
     def emulator(self) -> Emulator | None:
         """The built-in emulator this widget talks to, or ``None`` for any other backend."""
         return self._emulator
+
+    @property
+    def tools(self) -> Mapping[str, Tool | dict[str, Any]]:
+        """The session's tools by name, in order: :class:`~rt_widget.tools.Tool` for Python
+        functions, a copy of the config for raw ones (keyed by ``server_label`` or ``name``).
+        Read-only: change them with :meth:`tool` and :meth:`remove_tool`."""
+        return MappingProxyType(
+            {
+                key: entry if isinstance(entry, Tool) else deep_merge({}, entry)
+                for key, entry in zip(self._tools.names, self._tools)
+            }
+        )
 
     def __repr__(self) -> str:
         # getattr: a repr must work on an instance whose __init__ raised part way.
@@ -285,6 +355,66 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._handlers[event_type] = remaining
         else:
             del self._handlers[event_type]
+
+    # -- tools ---------------------------------------------------------------------------------------
+    @overload
+    def tool(
+        self,
+        fn: F,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> F: ...
+    @overload
+    def tool(self, fn: Mapping[str, Any], /) -> dict[str, Any]: ...
+    @overload
+    def tool(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+    def tool(
+        self,
+        fn: F | Mapping[str, Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> F | dict[str, Any] | Callable[[F], F]:
+        """Offer a Python function to the model: ``@w.tool``, ``@w.tool(timeout=5)``, or
+        ``w.tool(fn, name=..., description=..., timeout=...)``. Returns the function unchanged.
+
+        The JSON schema comes from the type hints (str, int, float, bool, Literal, Enum,
+        Optional, list, dict, TypedDict, dataclasses, pydantic models) and the docstring (its
+        summary describes the tool, its parameter section each argument). ``async def`` works
+        too. When the model calls it, the kernel runs it on a worker thread (at most ``timeout``
+        seconds, default 30), sends the result (JSON, or a ``str`` as is) and asks for a
+        response; an exception, bad arguments or a timeout go back to the model as
+        ``{"error": ...}``. Each call is a ``widget.tool`` record in :attr:`log`.
+
+        A raw config (``w.tool({"type": "mcp", ...})``) is added as is. A tool of the same name
+        is replaced. During a call the session is updated at once; otherwise the change applies
+        to the next call.
+        """
+        if isinstance(fn, Mapping):
+            if name is not None or description is not None or timeout is not None:
+                raise TypeError("name=, description= and timeout= apply to Python functions only")
+            entry = self._tools.add(fn)
+            assert isinstance(entry, dict)
+            return deep_merge({}, entry)
+        return self._tools.tool(fn, name=name, description=description, timeout=timeout)
+
+    def remove_tool(self, tool: str | Callable[..., Any] | Tool) -> None:
+        """Remove a tool by name (a raw config by its ``server_label`` or ``name``), by function
+        or by :class:`~rt_widget.tools.Tool`. ``KeyError`` if there is no such tool."""
+        self._tools.remove(tool)
 
     # -- driving the call ----------------------------------------------------------------------------
     def connect(self) -> None:
@@ -345,15 +475,55 @@ class RealtimeWidget(anywidget.AnyWidget):
             events.append({"type": "response.create"})
         self._send_client_events(events)
 
+    def send_image(
+        self,
+        image: ImageLike,
+        prompt: str | None = None,
+        respond: bool = True,
+        *,
+        detail: Literal["auto", "low", "high"] | None = None,
+    ) -> None:
+        """Add a user message with an image (and ``prompt`` as text, if given) to the
+        conversation and, if ``respond``, ask for a response.
+
+        ``image`` is a file path, the bytes of a PNG, JPEG, WebP or GIF file, or a PIL image
+        (sent as PNG). It travels inline, base64-encoded, in one data-channel message, which the
+        channel refuses above 256 KiB: a larger image raises ``ValueError`` saying by how much,
+        before anything is sent; downscale or compress it first. ``detail`` is the API's
+        ``input_image.detail`` (``"auto"``, ``"low"``, ``"high"``).
+        """
+        if prompt is not None and not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a string or None, not {type(prompt).__name__}")
+        if detail not in (None, "auto", "low", "high"):
+            raise ValueError(f"detail must be 'auto', 'low', 'high' or None, not {detail!r}")
+        budget = _MAX_EVENT_BYTES - 1 - _EVENT_ID_HEADROOM
+        event = _image_event(image, prompt, detail, budget)
+        events: list[Event] = [event]
+        if respond:
+            events.append({"type": "response.create"})
+        self._send_client_events(events)
+
     def update_session(self, **fields: Any) -> None:
         """Send ``session.update`` with ``{"type": "realtime", **fields}`` (GA field names, e.g.
         ``instructions=...``, ``audio={"output": {"voice": "cedar"}}``) and keep the change for
-        the next call too."""
+        the next call too.
+
+        ``tools=[...]`` replaces the widget's tools (Python functions, Tool objects and raw
+        configs, as for the constructor), so :attr:`tools` and the session stay one list.
+        """
         if not fields:
             raise TypeError("update_session() needs at least one session field")
+        registry: ToolRegistry | None = None
+        if "tools" in fields:
+            registry = ToolRegistry(_tool_list(fields.pop("tools")))
         check_session_fields(fields, what="update_session()")
         update = {"type": "realtime", **fields}
+        if registry is not None:
+            update["tools"] = registry.session_tools()
         self._send_client_events([{"type": "session.update", "session": update}])
+        if registry is not None:
+            self._replace_tools(registry)
+            del update["tools"]  # _replace_tools put them in the session
         self._session = deep_merge(self._session, update)
 
     def interrupt(self) -> None:
@@ -361,6 +531,134 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._send_client_events(
             [{"type": "response.cancel"}, {"type": "output_audio_buffer.clear"}]
         )
+
+    # -- waiting -------------------------------------------------------------------------------------
+    def wait_for(
+        self,
+        event_type: str,
+        timeout: float | None = 30,
+        predicate: Callable[[Event], object] | None = None,
+    ) -> Event:
+        """Block until an event of ``event_type`` (``"*"``: any) arrives, and return it.
+
+        Only events arriving after the call count; ``predicate(event)``, if given, must also be
+        true (it runs on the event path: keep it quick). Raises ``TimeoutError`` after
+        ``timeout`` seconds (``None``: no limit; the kernel's stop button interrupts), and
+        ``CallStateError`` at once if the call ends, or the widget is closed, first.
+
+        Works inside a running cell, which a plain loop cannot (Jupyter handles no widget
+        message while a cell runs, ../shared/FACTS.md): on ipykernel 7 the wait handles the
+        kernel's queued widget messages itself and holds the rest (the next cell...) until the
+        cell ends. So one cell can send and wait::
+
+            w.send_text("What is the weather in Paris?")
+            done = w.wait_for("response.done")
+
+        On a kernel where this is impossible (ipykernel 6, other kernels) it raises
+        :class:`~rt_widget.waiting.WaitUnsupportedError` at once, saying what to do instead.
+        From another thread (a tool, say) it is a plain blocking wait. In an async cell prefer
+        ``await w.wait_for_async(...)``, which lets other tasks run. Not from an event handler
+        (``w.on``): the event it waits for would queue behind the handler.
+        """
+        how_else = (
+            f"In an async cell use `await w.wait_for_async({event_type!r})` (ipykernel 7.4+), or "
+            f"react with `w.on({event_type!r}, handler)` and continue in a later cell."
+        )
+        self._check_wait(event_type, timeout, predicate)
+        pump = waiting.shell_pump(how_else)  # raises at once where waiting would deadlock
+        waiter = self._add_waiter(event_type, predicate, None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with pump if pump is not None else contextlib.nullcontext():
+                while not waiter.done.is_set():
+                    left = _PUMP_SLICE_S if deadline is None else deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(self._timeout_message(event_type, timeout, waiter))
+                    if pump is not None:
+                        pump.pump(min(left, _PUMP_SLICE_S))
+                    else:
+                        waiter.done.wait(left)
+        finally:
+            self._remove_waiter(waiter)
+        return waiter.outcome()
+
+    async def wait_for_async(
+        self,
+        event_type: str,
+        timeout: float | None = 30,
+        predicate: Callable[[Event], object] | None = None,
+    ) -> Event:
+        """:meth:`wait_for` for ``await``: ``done = await w.wait_for_async("response.done")``.
+
+        In a notebook it needs ipykernel 7.4 or later, which handles widget messages while an
+        async cell awaits; on earlier kernels it raises
+        :class:`~rt_widget.waiting.WaitUnsupportedError` at once (use :meth:`wait_for` there).
+        """
+        self._check_wait(event_type, timeout, predicate)
+        waiting.check_async_wait(
+            f"Use the blocking `w.wait_for({event_type!r})` instead (it handles the messages "
+            "itself on ipykernel 7), or react with `w.on(...)`."
+        )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:  # on whichever thread published the event
+            loop.call_soon_threadsafe(_resolve, future)
+
+        waiter = self._add_waiter(event_type, predicate, wake)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(self._timeout_message(event_type, timeout, waiter)) from None
+        finally:
+            self._remove_waiter(waiter)
+        return waiter.outcome()
+
+    def _check_wait(self, event_type: Any, timeout: Any, predicate: Any) -> None:
+        if not isinstance(event_type, str) or not event_type:
+            raise TypeError(f"event_type must be a non-empty string, not {event_type!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+        if predicate is not None and not callable(predicate):
+            raise TypeError(f"predicate must be callable, not {type(predicate).__name__}")
+        if self.comm is None:
+            raise CallStateError("This widget is closed; no event can arrive.")
+        if self._event_thread == threading.get_ident():
+            raise RuntimeError(
+                f"wait_for({event_type!r}) was called from an event handler (or a waiter's "
+                "predicate): the event it waits for would queue behind the handler itself. "
+                "Register another handler with w.on(...) instead."
+            )
+
+    def _add_waiter(
+        self,
+        event_type: str,
+        predicate: Callable[[Event], object] | None,
+        wake: Callable[[], None] | None,
+    ) -> _Waiter:
+        waiter = _Waiter(event_type, predicate, wake, len(self._log_records))
+        with self._event_lock:  # registered between two records: only later ones are offered
+            self._waiters = (*self._waiters, waiter)
+        return waiter
+
+    def _remove_waiter(self, waiter: _Waiter) -> None:
+        with self._event_lock:
+            self._waiters = tuple(w for w in self._waiters if w is not waiter)
+
+    def _timeout_message(self, event_type: str, timeout: float | None, waiter: _Waiter) -> str:
+        arrived = len(self._log_records) - waiter.log_length
+        message = (
+            f"No {event_type!r} event arrived within {timeout:g} s "
+            f"({arrived} other record{'s' if arrived != 1 else ''} did; the call is {self.state!r})."
+        )
+        if self.state != "connected":
+            message += (
+                " Is a call connected? Connect first (w.connect(), or the panel's Connect), then "
+                "send something that makes the event happen."
+            )
+        return message
 
     def close(self) -> None:
         """Hang up any call, close the widget's views and release the microphone."""
@@ -377,6 +675,14 @@ class RealtimeWidget(anywidget.AnyWidget):
         super().close()
         if rest is not None:
             rest.close()
+        dispatcher: ToolDispatcher | None = getattr(self, "_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.close()
+        if getattr(self, "_waiters", None):
+            with self._event_lock:
+                waiters, self._waiters = self._waiters, ()
+            for waiter in waiters:
+                waiter.fail(CallStateError(f"The widget was closed while waiting for {waiter.what}."))
 
     # -- commands the front end invokes (anywidget.experimental.invoke) ------------------------------
     # The method names are the command names; they always answer {"ok": ...} and never raise, so
@@ -505,23 +811,33 @@ class RealtimeWidget(anywidget.AnyWidget):
         t_kernel_ms = time.time() * 1000.0  # one arrival time for the whole batch
         append = self._log_records.append
         publish = self._publish
-        for index, raw in enumerate(records):
+        with self._event_lock:  # once per batch
+            outer, self._event_thread = self._event_thread, threading.get_ident()
             try:
-                record = append(raw["source"], raw["event"], raw.get("t_browser_ms"), t_kernel_ms)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                self._bad_record(raw, exc)
-                continue
-            try:
-                publish(record)
-            except BaseException:
-                # A KeyboardInterrupt (or worse) in user code: the rest of the batch still goes
-                # into the log, unpublished, so nothing is lost.
-                for rest in records[index + 1 :]:
+                for index, raw in enumerate(records):
                     try:
-                        append(rest["source"], rest["event"], rest.get("t_browser_ms"), t_kernel_ms)
-                    except (KeyError, TypeError, ValueError, AttributeError):
+                        record = append(
+                            raw["source"], raw["event"], raw.get("t_browser_ms"), t_kernel_ms
+                        )
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        self._bad_record(raw, exc)
                         continue
-                raise
+                    try:
+                        publish(record)
+                    except BaseException:
+                        # A KeyboardInterrupt (or worse) in user code: the rest of the batch still
+                        # goes into the log, unpublished, so nothing is lost.
+                        for rest in records[index + 1 :]:
+                            try:
+                                append(
+                                    rest["source"], rest["event"], rest.get("t_browser_ms"),
+                                    t_kernel_ms,
+                                )  # fmt: skip
+                            except (KeyError, TypeError, ValueError, AttributeError):
+                                continue
+                        raise
+            finally:
+                self._event_thread = outer
 
     def _bad_record(self, raw: Any, exc: Exception) -> None:
         # Nothing is dropped silently: a malformed record becomes an error record.
@@ -536,16 +852,35 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _emit(self, event_type: str, fields: dict[str, Any]) -> None:
         """Log and publish one of the kernel's own ``widget.*`` records."""
-        self._publish(self._log_records.append("widget", {"type": event_type, **fields}))
+        self._log_and_publish({"type": event_type, **fields})
+
+    def _log_and_publish(self, event: Event) -> None:
+        """Append a ``widget`` record and publish it, under the event lock (any thread)."""
+        with self._event_lock:
+            outer, self._event_thread = self._event_thread, threading.get_ident()
+            try:
+                self._publish(self._log_records.append("widget", event))
+            finally:
+                self._event_thread = outer
 
     def _publish(self, record: Record) -> None:
+        """Called with the event lock held, once per record, in log order."""
         event = record["event"]
-        if record["source"] == "widget":
+        source = record["source"]
+        if source == "server":
+            if self._feed_tools:
+                try:
+                    self._dispatcher.handle_event(event)  # returns at once; tools run on threads
+                except Exception:  # noqa: BLE001 - a dispatcher bug must not break the event path
+                    _log.exception("rt_widget: the tool dispatcher failed on %r", event.get("type"))
+        elif source == "widget":
             self._note_widget_record(event)
         try:
             self.last_event = event
         except Exception as exc:  # noqa: BLE001 - user code must not break the event path
             self._handler_failed("an observer of last_event", exc, event)
+        if self._waiters:
+            self._offer_to_waiters(event, source)
         handlers = self._handlers
         if not handlers:
             return
@@ -555,6 +890,21 @@ class RealtimeWidget(anywidget.AnyWidget):
             except Exception as exc:  # noqa: BLE001 - user code must not break the event path
                 self._handler_failed(_name_of(handler), exc, event)
 
+    def _offer_to_waiters(self, event: Event, source: str) -> None:
+        for waiter in self._waiters:
+            waiter.offer(event)
+        if source == "widget" and event.get("type") == "widget.state":
+            state = event.get("state")
+            if state in _ENDED_STATES:
+                # The call is over: what the other waiters wait for cannot come any more.
+                reason = event.get("reason") or self.error or "no reason given"
+                for waiter in self._waiters:
+                    waiter.fail(
+                        CallStateError(
+                            f"The call ended ({state}: {reason}) while waiting for {waiter.what}."
+                        )
+                    )
+
     def _note_widget_record(self, event: Event) -> None:
         kind = event.get("type")
         if kind == "widget.phase":
@@ -563,8 +913,12 @@ class RealtimeWidget(anywidget.AnyWidget):
                 self._call_id = call_id
             if event.get("phase") == "start":
                 self._connect_requested_at = None
+                self._new_tool_call_epoch()
+                self._set_tool_status("")
         elif kind == "widget.state":
             self._connect_requested_at = None
+            if event.get("state") in _ENDED_STATES:
+                self._new_tool_call_epoch()
 
     def _handler_failed(self, who: str, exc: Exception, event: Event) -> None:
         message = redact(
@@ -594,6 +948,64 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _state_changed(self, change: dict[str, Any]) -> None:
         # The front end has reacted to the last connect()/disconnect().
         self._connect_requested_at = None
+        if change["new"] == "connected" and self._tools_pending:
+            # Tools changed while the call was being set up, maybe after its session was sent.
+            self._tools_pending = False
+            self._push_tools()
+        elif change["new"] in _ENDED_STATES:
+            self._tools_pending = False
+
+    # -- tools: wiring ---------------------------------------------------------------------------------
+    def _apply_tools(self) -> None:
+        """Put the registry's tools in the session config the next call is started with."""
+        tools = self._tools.session_tools()
+        session = {key: value for key, value in self._session.items() if key != "tools"}
+        if tools:
+            session["tools"] = tools
+        self._session = session  # replaced, not changed: a command may be reading it
+        if self._tools.tools:
+            self._feed_tools = True
+
+    def _tools_changed(self) -> None:
+        """The registry's on_change: the next call gets the tools; a live call gets them now."""
+        self._apply_tools()
+        self._push_tools()
+
+    def _push_tools(self) -> None:
+        if self.state == "connected":
+            self._send_client_events([self._tools.session_update()])
+        elif self._has_call():
+            self._tools_pending = True
+
+    def _replace_tools(self, registry: ToolRegistry) -> None:
+        """Make ``registry`` the widget's tools (update_session(tools=...)); sends nothing."""
+        registry.on_change = self._tools_changed
+        self._tools.on_change = None
+        self._tools = registry
+        self._dispatcher.registry = registry
+        self._apply_tools()
+
+    def _new_tool_call_epoch(self) -> None:
+        """A call started or ended: tools still running belong to a conversation that is gone."""
+        self._dispatcher.reset()
+        self._feed_tools = bool(self._tools.tools)
+
+    def _send_tool_event(self, event: Event) -> None:
+        """The dispatcher's send_event (any thread): a function_call_output or response.create."""
+        if self.state != "connected" or self.comm is None:
+            _log.info("rt_widget: %s not sent: the call is %s", event.get("type"), self.state)
+            return
+        self._send_msg({"kind": m.SEND, "event": event})
+
+    def _record_tool_call(self, record: Event) -> None:
+        """The dispatcher's record (any thread): a widget.tool record, in the log, published."""
+        self._log_and_publish(record)
+
+    def _set_tool_status(self, text: str) -> None:
+        """The dispatcher's on_status (any thread): the panel's tool status line."""
+        with self._status_lock:
+            if self.tool_status != text:
+                self.set_trait("tool_status", text)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _send_msg(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
@@ -659,6 +1071,66 @@ class RealtimeWidget(anywidget.AnyWidget):
         return None
 
 
+class _Waiter:
+    """One wait_for() call: what it waits for, and what it got. ``offer`` and ``fail`` are called
+    with the widget's event lock held; the first outcome wins."""
+
+    __slots__ = ("done", "error", "event", "event_type", "log_length", "predicate", "wake")
+
+    def __init__(
+        self,
+        event_type: str,
+        predicate: Callable[[Event], object] | None,
+        wake: Callable[[], None] | None,
+        log_length: int,
+    ) -> None:
+        self.event_type = event_type
+        self.predicate = predicate
+        self.wake = wake  # for an awaiting waiter: schedules its future on its loop
+        self.log_length = log_length
+        self.done = threading.Event()
+        self.event: Event | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def what(self) -> str:
+        return "any event" if self.event_type == "*" else f"a {self.event_type!r} event"
+
+    def offer(self, event: Event) -> None:
+        if self.done.is_set() or (self.event_type != "*" and event.get("type") != self.event_type):
+            return
+        if self.predicate is not None:
+            try:
+                if not self.predicate(event):
+                    return
+            except Exception as exc:  # noqa: BLE001 - raised in the waiting cell, not here
+                self.fail(exc)
+                return
+        self.event = event
+        self._finish()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self._finish()
+
+    def outcome(self) -> Event:
+        if self.error is not None:
+            raise self.error
+        assert self.event is not None
+        return self.event
+
+    def _finish(self) -> None:
+        self.done.set()
+        if self.wake is not None:
+            self.wake()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 # Keyword arguments passed on to ipywidgets; everything else not in the signature is a mistake.
 _WIDGET_KWARGS: Final = frozenset({"muted", "layout"})
 _SIGNATURE_KWARGS: Final = (
@@ -669,6 +1141,7 @@ _SIGNATURE_KWARGS: Final = (
     "api_key",
     "base_url",
     "signaling",
+    "tools",
 )
 
 
@@ -754,7 +1227,12 @@ def _check_client_event(event: Any) -> None:
     if not isinstance(event_type, str) or not event_type:
         raise ValueError("an event needs a 'type', e.g. {'type': 'response.create'}")
     try:
-        size = len(json.dumps(event, allow_nan=False).encode("utf-8"))
+        # Measured as the browser sends it: compact JSON, non-ASCII as UTF-8.
+        size = len(
+            json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8"
+            )
+        )
     except (TypeError, ValueError) as exc:
         raise TypeError(f"the {event_type!r} event must be JSON-serializable: {exc}") from None
     if size >= _MAX_EVENT_BYTES:
@@ -762,6 +1240,122 @@ def _check_client_event(event: Any) -> None:
             f"the {event_type!r} event is {size:,} bytes; the data channel closes on messages "
             f"of {_MAX_EVENT_BYTES // 1024} KiB or more, so send it in smaller pieces."
         )
+
+
+def _tool_list(tools: Any) -> list[ToolLike]:
+    if tools is None:
+        return []
+    if isinstance(tools, (str, bytes, Mapping)) or callable(tools):
+        raise TypeError(
+            f"tools must be a list of functions or tool configs, not {type(tools).__name__}; "
+            "wrap a single tool in a list: tools=[get_weather]"
+        )
+    try:
+        return list(tools)
+    except TypeError:
+        raise TypeError(f"tools must be a list, not {type(tools).__name__}") from None
+
+
+def _session_tools(session: Session) -> list[Any]:
+    """Take ``tools`` out of a built session config (the registry owns them from here on)."""
+    tools = session.pop("tools", None)
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise TypeError(f"session['tools'] must be a list, not {type(tools).__name__}")
+    return tools
+
+
+# -- images -------------------------------------------------------------------------------------------
+def _image_event(image: Any, prompt: str | None, detail: str | None, budget: int) -> Event:
+    """The ``conversation.item.create`` for ``image``, within ``budget`` bytes of JSON, or
+    ``ValueError`` saying how far over it is and what to do."""
+    part: dict[str, Any] = {"type": "input_image", "image_url": ""}
+    if detail is not None:
+        part["detail"] = detail
+    content: list[dict[str, Any]] = []
+    if prompt:
+        content.append({"type": "input_text", "text": prompt})
+    content.append(part)
+    event: Event = {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": content},
+    }
+    # Sized as the browser sends it, before encoding: base64 makes 4 bytes of every 3.
+    overhead = _json_size(event) + len("data:image/jpeg;base64,")  # the longest of the 4 types
+    fits = 3 * ((budget - overhead) // 4)  # the largest image whose event fits
+    data, source = _image_bytes(image, fits, overhead)
+    mime = _image_mime(data, source)
+    if len(data) > fits:
+        raise ValueError(_too_large_message(len(data), mime, source, overhead, fits))
+    part["image_url"] = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return event
+
+
+def _too_large_message(size: int, mime: str, source: str, overhead: int, fits: int) -> str:
+    message_kib = (overhead + 4 * ((size + 2) // 3)) / 1024
+    return (
+        f"{source} is too large to send: {size / 1024:,.0f} KiB of "
+        f"{mime.split('/')[1].upper()} makes a {message_kib:,.0f} KiB data-channel message "
+        f"(base64), and the channel closes on messages over {_MAX_EVENT_BYTES // 1024} KiB; "
+        f"images up to {fits / 1024:,.0f} KiB fit. Downscale it (with PIL: "
+        "img.thumbnail((1024, 1024))) or compress it (JPEG or WebP at a lower quality), then "
+        "send it again."
+    )
+
+
+def _image_bytes(image: Any, fits: int, overhead: int) -> tuple[bytes, str]:
+    """(the file's bytes, how to name it in a message) for a path, bytes or a PIL image."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return bytes(image), "The image"
+    if isinstance(image, (str, os.PathLike)):
+        path = pathlib.Path(image).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"No image file at {str(path)!r}")
+        size = path.stat().st_size
+        if size > fits:  # refuse without reading it all
+            with path.open("rb") as f:
+                mime = _image_mime(f.read(16), path.name)
+            raise ValueError(_too_large_message(size, mime, path.name, overhead, fits))
+        return path.read_bytes(), path.name
+    pil = sys.modules.get("PIL.Image")  # a PIL image exists only if PIL is already imported
+    if pil is not None and isinstance(image, pil.Image):
+        return _pil_png(image), "The PIL image (as PNG)"
+    raise TypeError(
+        "image must be a file path, the bytes of a PNG/JPEG/WebP/GIF file, or a PIL image, "
+        f"not {type(image).__name__}"
+    )
+
+
+def _pil_png(image: PILImage) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG")
+    except (OSError, ValueError, KeyError):  # a mode PNG cannot hold (CMYK, some I;16...)
+        buffer = io.BytesIO()
+        image.convert("RGBA" if "A" in image.getbands() else "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _image_mime(data: bytes, source: str) -> str:
+    """The image's MIME type from its first bytes (the API takes PNG, JPEG, WebP and GIF)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    raise ValueError(
+        f"{source} is not a PNG, JPEG, WebP or GIF image (it starts with {data[:12]!r}); "
+        "convert it to one of those first"
+    )
+
+
+def _json_size(event: Event) -> int:
+    """Bytes of ``event`` as the browser sends it: compact JSON, non-ASCII as UTF-8."""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def _name_of(handler: object) -> str:

@@ -135,9 +135,14 @@ def test_malformed_events_do_not_raise() -> None:
                   {"type": "response.output_audio_transcript.delta", "item_id": "i",
                    "delta": None, "content_index": "0"},
                   {"type": "widget.stats", "rtt_ms": "fast", "bytes_received": True},
-                  {"type": "widget.phase", "phase": 5}):
+                  {"type": "widget.phase", "phase": 5},
+                  {"type": "conversation.item.added", "previous_item_id": ["x"],
+                   "item": {"id": "j", "type": "message", "role": "user",
+                            "content": [{"type": ["input_text"], "text": "hi"}, 7]}},
+                  {"type": "response.content_part.done", "item_id": "i", "part": {"type": {}}},
+                  {"type": "input_audio_buffer.committed", "item_id": ["k"]}):
         log.append("server", event, t_browser_ms=T0)
     for name in ("events", "transcripts", "turns", "connection", "stats"):
         getattr(log, name)()
-    assert len(log.events()) == 9
+    assert len(log.events()) == 12
     assert json.dumps(log.events()["size_bytes"].tolist())

@@ -16,12 +16,15 @@ PART_TYPES: Mapping[str, tuple[str, str]] = {
     "text": ("text", "text"),
 }
 
+_UNKNOWN: tuple[str | None, str] = (None, "text")
+
 
 def part_text(part: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(modality, text) of one content part; text is None when the part carries none yet."""
-    modality, field = PART_TYPES.get(part.get("type"), (None, "text"))  # type: ignore[arg-type]
+    kind = part.get("type")
+    modality, field = PART_TYPES.get(kind, _UNKNOWN) if isinstance(kind, str) else _UNKNOWN
     text = part.get(field)
-    if text is None:  # an unknown part type: take whichever field is there
+    if text is None and modality is None:  # an unknown part type: whichever field is there
         text = part.get("transcript") if field == "text" else part.get("text")
     return modality, text if isinstance(text, str) else None
 
@@ -47,7 +50,7 @@ def input_kind(item: Mapping[str, Any]) -> str | None:
         return "tool"
     if kind != "message" or item.get("role") != "user":
         return None
-    types = {part.get("type") for _, part in parts(item)}
+    types = {kind for _, part in parts(item) if isinstance(kind := part.get("type"), str)}
     if types & {"input_text", "input_image"}:
         return "text"
     if "input_audio" in types:

@@ -1,0 +1,280 @@
+"""Blocking inside a running cell until a widget event arrives, without deadlocking the kernel.
+
+The problem (../shared/FACTS.md): the kernel handles widget messages on the same shell thread that
+runs cells, one message at a time, so a cell that blocks waiting for an event blocks the very
+message that would bring it. What each case needs:
+
+* **A kernel shell thread of ipykernel 7** (the main shell, or a subshell): :class:`ShellPump`.
+  While the cell waits, the pump reads the messages queued for this shell, handles the comm
+  messages at once (as ipykernel 7.4 itself does for a cell that awaits) and holds everything else
+  (the next ``execute_request``, completion requests...). When the wait ends the held messages are
+  handed back to the kernel, in order, through the same callback the shell's stream would have
+  called: they run after the cell, exactly as if they had waited in the queue.
+
+  ipykernel 7 routes a comm's messages to the shell that last sent on that comm (see
+  ``BaseComm._reply_subshell_for``), and with JupyterLab's default "comms over subshells" setting
+  that can be a subshell thread: those messages are then handled there, concurrently, and the
+  waiter is woken from that thread. Either way nothing stays stuck.
+
+* **Any other thread** (a tool running on a worker thread, a plain Python program): the shells are
+  free to handle messages, so a plain blocking wait is right.
+
+* **A shell thread of a kernel this module does not know** (ipykernel 6, or another kernel with
+  IPython): nothing here can take the messages out of its queue, so waiting would hang.
+  :func:`shell_pump` raises :class:`WaitUnsupportedError` at once, saying what to do instead.
+
+For ``await`` in an async cell, see :func:`check_async_wait`: ipykernel 7.4 handles comm messages
+while a cell awaits, earlier versions do not.
+
+This leans on ipykernel 7's structure (the shell channel thread's subshell manager, its socket
+pairs, the shell handlers); it checks each piece it uses and says so plainly if one is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+_log = logging.getLogger("rt_widget")
+
+_COMM_TYPES: Final = frozenset({"comm_open", "comm_msg", "comm_close"})
+# ipykernel's marker message that ends "aborting" after an error; it is not a signed message.
+_STOP_ABORTING: Final = b"stop aborting"
+# ipykernel handles comm messages while an async cell awaits from this version on.
+_ASYNC_COMMS_SINCE: Final = (7, 4)
+
+
+class WaitUnsupportedError(RuntimeError):
+    """Waiting here would deadlock the kernel; the message says how to wait instead."""
+
+
+def _running_kernel() -> Any | None:
+    """The ipykernel kernel of this process, if it is one (without importing ipykernel)."""
+    kernelbase = sys.modules.get("ipykernel.kernelbase")
+    if kernelbase is None:
+        return None
+    kernel_class = kernelbase.Kernel
+    return kernel_class.instance() if kernel_class.initialized() else None
+
+
+def _foreign_kernel_shell() -> bool:
+    """True on the main thread of an IPython kernel that is not ipykernel (xeus-python...)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or threading.current_thread() is not threading.main_thread():
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _ipykernel_version() -> tuple[int, ...]:
+    module = sys.modules.get("ipykernel")
+    info = getattr(module, "version_info", None)
+    return tuple(part for part in info if isinstance(part, int)) if info else ()
+
+
+def _current_shell(kernel: Any) -> tuple[Any, str | None] | None:
+    """``(subshell manager, subshell id)`` if this thread is one of ``kernel``'s shell threads
+    (``None`` is the main shell), else ``None``."""
+    channel_thread = getattr(kernel, "shell_channel_thread", None)
+    manager = getattr(channel_thread, "manager", None)
+    if manager is None:
+        return None
+    try:
+        return manager, manager.subshell_id_from_thread_id(threading.get_ident())
+    except RuntimeError:  # not a shell thread
+        return None
+
+
+def shell_pump(how_else: str) -> ShellPump | None:
+    """What a blocking wait on this thread needs: a :class:`ShellPump`, or ``None`` when a plain
+    blocking wait is safe. Raises :class:`WaitUnsupportedError` when neither would work;
+    ``how_else`` (how to wait instead) ends its message."""
+    kernel = _running_kernel()
+    if kernel is None:
+        if _foreign_kernel_shell():
+            raise WaitUnsupportedError(
+                "Waiting inside a cell would deadlock this kernel: it handles widget messages "
+                f"only after the cell ends, and rt_widget cannot process them for it. {how_else}"
+            )
+        return None
+    shell = _current_shell(kernel)
+    if shell is not None:
+        manager, subshell_id = shell
+        return ShellPump(kernel, manager, subshell_id)
+    if getattr(kernel, "shell_channel_thread", None) is None and (
+        threading.current_thread() is threading.main_thread()
+    ):
+        version = ".".join(map(str, _ipykernel_version())) or "unknown"
+        raise WaitUnsupportedError(
+            f"Waiting inside a cell would deadlock this kernel (ipykernel {version}): it handles "
+            "widget messages only after the cell ends, and rt_widget can process them for it "
+            f"only on ipykernel 7 or later. {how_else}"
+        )
+    return None  # another thread: the shells handle messages meanwhile
+
+
+def check_async_wait(how_else: str) -> None:
+    """Raise :class:`WaitUnsupportedError` if awaiting on this thread would deadlock: a kernel
+    shell thread whose kernel handles no comm messages while a cell awaits."""
+    kernel = _running_kernel()
+    if kernel is None:
+        if _foreign_kernel_shell():
+            raise WaitUnsupportedError(
+                "Awaiting inside a cell would deadlock this kernel: it handles widget messages "
+                f"only after the cell ends. {how_else}"
+            )
+        return
+    on_shell = _current_shell(kernel) is not None or (
+        getattr(kernel, "shell_channel_thread", None) is None
+        and threading.current_thread() is threading.main_thread()
+    )
+    version = _ipykernel_version()
+    if on_shell and version < _ASYNC_COMMS_SINCE:
+        shown = ".".join(map(str, version)) or "unknown"
+        raise WaitUnsupportedError(
+            f"Awaiting inside a cell would deadlock ipykernel {shown}: it handles widget messages "
+            "only after an awaiting cell ends (ipykernel 7.4 and later handle them meanwhile). "
+            f"{how_else}"
+        )
+
+
+class ShellPump:
+    """Handles the comm messages queued for one shell thread while that thread is blocked.
+
+    Use it only on that thread, and always call :meth:`release` when the wait ends (it is a
+    context manager): held messages go back to the kernel then.
+    """
+
+    def __init__(self, kernel: Any, manager: Any, subshell_id: str | None) -> None:
+        pair = manager.get_shell_channel_to_subshell_pair(subshell_id)
+        self._kernel = kernel
+        self._session = kernel.session
+        self._subshell_id = subshell_id
+        self._socket = pair.to_socket
+        self._stream = pair.to_stream  # the ZMQStream that normally reads _socket
+        self._reply_socket = manager.get_subshell_to_shell_channel_socket(subshell_id)
+        self._held: list[list[Any]] = []
+        self._released = False
+        import zmq  # present wherever ipykernel is
+
+        self._zmq = zmq
+
+    def __enter__(self) -> ShellPump:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    @property
+    def held(self) -> int:
+        """Messages held back so far (they run after the cell)."""
+        return len(self._held)
+
+    def pump(self, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` for messages to this shell and handle all that are queued.
+        Returns how many were taken from the queue."""
+        if not self._socket.poll(max(int(timeout_s * 1000), 0), self._zmq.POLLIN):
+            return 0
+        return self._drain()
+
+    def release(self) -> None:
+        """Handle what is still queued, then hand the held messages back to the kernel."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            # Leave no message behind unread: this thread's last poll consumed the socket's
+            # edge-triggered wake-up, so the shell's stream would not notice them.
+            self._drain()
+        finally:
+            held, self._held = self._held, []
+            if held:
+                self._replay(held)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _drain(self) -> int:
+        count = 0
+        while True:
+            try:
+                frames = self._socket.recv_multipart(self._zmq.NOBLOCK, copy=False)
+            except self._zmq.Again:
+                return count
+            count += 1
+            msg_type = self._peek_type(frames)
+            if msg_type in _COMM_TYPES:
+                self._handle_comm(frames)
+            else:
+                self._held.append(frames)
+
+    def _peek_type(self, frames: list[Any]) -> str | None:
+        if len(frames) == 1 and bytes(frames[0].buffer) == _STOP_ABORTING:
+            return None
+        try:
+            _, body = self._session.feed_identities(frames, copy=False)
+            # content=False only peeks: the signature is not recorded as seen, so the kernel can
+            # still deserialize a held message when it runs it.
+            header = self._session.deserialize(body, content=False, copy=False)["header"]
+        except Exception:  # noqa: BLE001 - let the kernel report a bad message in its own way
+            return None
+        msg_type = header.get("msg_type")
+        return msg_type if isinstance(msg_type, str) else None
+
+    def _handle_comm(self, frames: list[Any]) -> None:
+        """What the kernel's ``dispatch_shell(..., concurrent=True)`` does for a comm message:
+        handle it with the message as the shell's parent, then give the cell its parent back."""
+        kernel = self._kernel
+        try:
+            idents, body = self._session.feed_identities(frames, copy=False)
+            msg = self._session.deserialize(body, content=True, copy=False)
+        except Exception:  # noqa: BLE001
+            _log.error("rt_widget: a comm message could not be read while waiting", exc_info=True)
+            return
+        handler = kernel.shell_handlers.get(msg["header"]["msg_type"])
+        if handler is None:
+            return
+        parent = kernel.get_parent("shell")
+        parent_ident = kernel._parent_ident["shell"]
+        # The handler's set_parent lands in a copy of this context, not in the cell's.
+        context = contextvars.copy_context()
+        try:
+            context.run(self._run_handler, handler, idents, msg)
+        finally:
+            kernel.set_parent(parent_ident, parent, channel="shell")
+
+    def _run_handler(self, handler: Callable[..., Any], idents: list[Any], msg: dict) -> None:
+        self._kernel.set_parent(idents, msg, channel="shell")
+        try:
+            handler(self._reply_socket, idents, msg)
+        except Exception:  # noqa: BLE001 - as the kernel does: log, and go on
+            self._kernel.log.error("Exception in message handler:", exc_info=True)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+
+    def _replay(self, held: list[list[Any]]) -> None:
+        """Hand held messages to the kernel in order, as the shell's stream would have: each
+        becomes a task on this thread's loop, and they queue, in order, behind the running cell."""
+        callback = getattr(self._stream, "_recv_callback", None) if self._stream else None
+        if callback is None:  # not the stream we know: call the kernel's shell handler directly
+            subshell_id = self._subshell_id
+
+            def callback(frames: list[Any]) -> Any:
+                return self._kernel.shell_main(subshell_id, frames)
+
+        loop = _loop_of(self._stream)
+        for frames in held:
+            result = callback(frames)
+            if asyncio.iscoroutine(result):
+                asyncio.ensure_future(result, loop=loop)
+
+
+def _loop_of(stream: Any) -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return stream.io_loop.asyncio_loop  # tornado's IOLoop wraps an asyncio loop
