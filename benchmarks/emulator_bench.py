@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/emulator_bench.py --profile    # and where a burst's time goes
     .venv/bin/python benchmarks/emulator_bench.py --browser    # and a burst into headless Chromium
 
-The client is aiortc (tests/emulator/emu_client.py, validation off: it only counts messages).
+The client is aiortc (tests/support/aiortc_client.py, validation off: it only counts messages).
 The emulator runs two ways: in this process (its own loop and thread, as in a notebook; client
 and emulator then share one GIL), and as ``python -m rt_widget.emulator`` in a subprocess (as in
 a workshop; client and emulator each get a core). The machine's load average is printed with
@@ -42,8 +42,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "emulator"))
-from emu_client import RealtimeClient  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from support.aiortc_client import RealtimeClient  # noqa: E402
 
 from rt_widget.emulator import Emulator  # noqa: E402
 

@@ -56,8 +56,6 @@ export interface CallOptions {
   createPeerConnection?: () => RTCPeerConnection;
 }
 
-/** OpenAI and the emulator take the offer without trickle ICE; waiting for host candidates is quick, but never wait long. */
-const ICE_GATHERING_WAIT_MS = 1_000;
 /** From the answer to an open channel; ICE to a reachable peer takes well under a second. */
 const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
 const STATS_INTERVAL_MS = 1_000;
@@ -155,7 +153,10 @@ export class Call {
     const { hooks, invoke, signaling } = this.options;
     const signal = this.abort.signal;
 
-    // Mint the secret while the microphone opens: both take a while, neither needs the other.
+    // Three steps take a while and need none of the others: minting the secret, opening the
+    // microphone, and creating the offer (its audio transceiver gets the mic's track once that is
+    // open, by replaceTrack, which needs no renegotiation). Nothing is posted before all three
+    // are done, so a refused microphone never creates a call at the service.
     let minting: Promise<ClientSecret> | null = null;
     if (signaling === "client_secret") {
       hooks.phase("secret_requested");
@@ -177,27 +178,31 @@ export class Call {
       hooks.localStream(stream);
       return stream;
     });
-    // The first failure fails the call; finish() then releases a microphone that opens late.
-    const [minted, mic] = await Promise.all([minting, opening]);
-    this.throwIfFinished();
-
     const pc = (this.options.createPeerConnection ?? (() => new RTCPeerConnection()))();
     this.pc = pc;
     this.watchPeerConnection(pc);
-    this.sender = pc.addTrack(mic.getAudioTracks()[0]!, mic);
+    const sender = pc.addTransceiver("audio", { direction: "sendrecv" }).sender;
+    this.sender = sender;
     this.channel = pc.createDataChannel(CHANNEL_LABEL);
     this.watchChannel(this.channel);
-
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const gatherStart = performance.now();
-    await waitForIceGathering(pc, ICE_GATHERING_WAIT_MS, signal);
+    const offering = pc
+      .createOffer()
+      .then((offer) => pc.setLocalDescription(offer))
+      .then(() => {
+        if (!this.finished) hooks.phase("offer_created", { ice_gathering: pc.iceGatheringState });
+      });
+    // The first failure fails the call; finish() then releases a microphone that opens late.
+    const [minted, mic] = await Promise.all([minting, opening, offering]);
     this.throwIfFinished();
-    const offerSdp = pc.localDescription?.sdp ?? offer.sdp ?? "";
-    hooks.phase("offer_created", {
-      ice_gathering: pc.iceGatheringState,
-      gather_ms: Math.round(performance.now() - gatherStart),
-    });
+    await sender.replaceTrack(mic.getAudioTracks()[0]!);
+    this.throwIfFinished();
+
+    // The offer goes out with whatever ICE candidates were gathered meanwhile (maybe none), as
+    // in OpenAI's own WebRTC example: the service is an ICE-lite peer, which only answers the
+    // browser's connectivity checks, and the emulator's aiortc (full ICE) learns the browser's
+    // address from those checks (a peer-reflexive candidate). Waiting for gathering to complete
+    // cost 120-180 ms of every call setup here (benchmarks/RESULTS.md).
+    const offerSdp = pc.localDescription?.sdp ?? "";
     hooks.sdp("offer", offerSdp);
 
     let answer: Answer;
@@ -367,23 +372,4 @@ export class Call {
     if (this.openTimer !== null) clearTimeout(this.openTimer);
     this.openTimer = null;
   }
-}
-
-/** Resolves when ICE gathering completes, after `timeoutMs`, or on abort, whichever comes first. */
-export function waitForIceGathering(pc: RTCPeerConnection, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  if (pc.iceGatheringState === "complete" || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === "complete") done();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    pc.addEventListener("icegatheringstatechange", check);
-    signal.addEventListener("abort", done);
-  });
 }

@@ -30,6 +30,7 @@ import {
 import type { PanelSource, Topic } from "./panel";
 import { PushToTalk } from "./ptt";
 import { RecentEvents } from "./recent";
+import { ToolWatch, toolLine } from "./tools";
 import { Transcript } from "./transcript";
 
 /** The part of a Call the controller uses (a seam for tests). */
@@ -40,9 +41,11 @@ export interface ControllerOptions {
   invoke: Invoke;
   media?: MediaDevices;
   createCall?: (options: CallOptions) => CallLike;
+  /** The clock for the tool line's "waiting for the kernel" (tests pass their own). */
+  now?: () => number;
 }
 
-const TRAITS_SHOWN: readonly (keyof WidgetTraits)[] = ["state", "phase", "error", "muted", "signaling", "backend", "backend_url"];
+const TRAITS_SHOWN: readonly (keyof WidgetTraits)[] = ["state", "phase", "error", "muted", "signaling", "backend", "backend_url", "tool_status"];
 
 const AUDIO_BLOCKED_NOTICE = "The browser blocked audio playback: click anywhere in the panel to hear the model.";
 
@@ -50,6 +53,9 @@ export class RealtimeController implements PanelSource {
   readonly transcript = new Transcript();
   readonly recent = new RecentEvents();
   private readonly ptt = new PushToTalk();
+  private readonly tools = new ToolWatch();
+  private toolTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly now: () => number;
   private readonly pipe: EventPipe;
   private readonly model: Model;
   private readonly invoke: Invoke;
@@ -77,6 +83,7 @@ export class RealtimeController implements PanelSource {
     this.invoke = options.invoke;
     this.media = options.media ?? (typeof navigator === "undefined" ? undefined : navigator.mediaDevices);
     this.createCall = options.createCall ?? ((callOptions) => new Call(callOptions));
+    this.now = options.now ?? browserNow;
     this.pipe = new EventPipe({ send: (batch, records) => this.sendToKernel({ kind: EVENTS, batch, records }) });
 
     this.model.on("msg:custom", this.onKernelMessage);
@@ -106,7 +113,13 @@ export class RealtimeController implements PanelSource {
       signaling: get("signaling") ?? "client_secret",
       backend: get("backend") ?? "openai",
       backend_url: get("backend_url") ?? "",
+      tool_status: get("tool_status") ?? "",
     };
+  }
+
+  /** The tool line: the kernel's status, or that a function call is waiting for the kernel. */
+  get toolStatus(): string {
+    return toolLine(this.traits().tool_status, this.tools.waiting(this.now()));
   }
 
   get pushToTalk(): { readonly enabled: boolean; readonly pressed: boolean } {
@@ -226,6 +239,7 @@ export class RealtimeController implements PanelSource {
     if (this.disposed) return;
     this.call?.hangUp("The widget was closed.");
     this.disposed = true;
+    this.clearToolTimer();
     this.model.off("msg:custom", this.onKernelMessage);
     this.model.off("change:muted", this.onMutedChange);
     for (const name of TRAITS_SHOWN) this.model.off(`change:${name}`, this.onTraitChange);
@@ -246,7 +260,10 @@ export class RealtimeController implements PanelSource {
     if (!isRecord(msg)) return; // also anywidget's own command replies: they carry no `kind` of ours
     switch (msg.kind) {
       case ACK:
-        if (typeof msg.batch === "number") this.pipe.ack(msg.batch);
+        if (typeof msg.batch === "number" && this.pipe.ack(msg.batch) && this.tools.acknowledged(this.pipe.acknowledged)) {
+          this.scheduleToolCheck();
+          this.emit("status");
+        }
         break;
       case CONNECT:
         this.connect("kernel");
@@ -322,6 +339,7 @@ export class RealtimeController implements PanelSource {
 
   private onServerEvent(event: RealtimeEvent, t: number): void {
     this.record("server", event, t);
+    if (this.tools.observe(event, this.pipe.pushed - 1, this.now())) this.scheduleToolCheck();
     if (this.transcript.apply(event)) this.emit("transcript");
     this.sendAll(this.ptt.observe(event));
     if (event.type === "error") {
@@ -332,6 +350,8 @@ export class RealtimeController implements PanelSource {
 
   private onCallEnded(end: CallEnd): void {
     this.ptt.reset();
+    this.tools.reset();
+    this.clearToolTimer();
     this.lastStats = null;
     if (end.error) {
       // An error from a command reply is in the log already (the kernel records its own).
@@ -390,6 +410,22 @@ export class RealtimeController implements PanelSource {
 
   private emit(topic: Topic): void {
     for (const listener of this.listeners) listener(topic);
+  }
+
+  /** Redraws the tool line when the oldest function call the kernel has not received turns a second old. */
+  private scheduleToolCheck(): void {
+    this.clearToolTimer();
+    const delay = this.tools.nextCheckIn(this.now());
+    if (delay === null || this.disposed) return;
+    this.toolTimer = setTimeout(() => {
+      this.toolTimer = null;
+      this.emit("status");
+    }, delay);
+  }
+
+  private clearToolTimer(): void {
+    if (this.toolTimer !== null) clearTimeout(this.toolTimer);
+    this.toolTimer = null;
   }
 
   // -- audio --------------------------------------------------------------------------------------

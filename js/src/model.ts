@@ -18,6 +18,8 @@ export interface WidgetTraits {
   signaling: Signaling;
   backend: Backend;
   backend_url: string;
+  /** Written by the kernel: the latest tool call's status ("running get_weather…"). */
+  tool_status: string;
 }
 
 export type Model = AnyModel<WidgetTraits>;

@@ -24,6 +24,8 @@ export interface PanelSource {
   readonly lastStats: StatsSample | null;
   readonly notice: string;
   readonly isOpen: boolean;
+  /** The tool line: the kernel's tool status, or a function call waiting for the kernel. */
+  readonly toolStatus: string;
   traits(): Readonly<WidgetTraits>;
   levels(): { input: number; output: number };
   subscribe(listener: (topic: Topic) => void): () => void;
@@ -69,6 +71,7 @@ class Panel {
   private readonly levelOut: Meter;
   private readonly errorArea: HTMLElement;
   private readonly noticeArea: HTMLElement;
+  private readonly toolLine: HTMLElement;
   private readonly transcriptBox: HTMLElement;
   private readonly textInput: HTMLInputElement;
   private readonly logBox: HTMLElement;
@@ -113,6 +116,7 @@ class Panel {
     this.levelOut = new Meter(h, "level-out", "Model level");
     this.errorArea = h("div", { class: "rtw-error", "data-testid": "error", role: "alert" });
     this.noticeArea = h("div", { class: "rtw-notice", "data-testid": "notice", role: "status" });
+    this.toolLine = h("div", { class: "rtw-tool", "data-testid": "tool-status", role: "status" });
     this.transcriptBox = h("div", { class: "rtw-transcript", "data-testid": "transcript", "aria-live": "polite", "aria-label": "Transcript" });
     this.textInput = h("input", { class: "rtw-input", "data-testid": "text-input", type: "text", placeholder: "Type a message…", "aria-label": "Message" });
     const sendButton = h("button", { class: "rtw-btn", "data-testid": "send-text", type: "submit" }, "Send");
@@ -146,6 +150,7 @@ class Panel {
       ),
       this.errorArea,
       this.noticeArea,
+      this.toolLine,
       this.transcriptBox,
       compose,
       h("details", { class: "rtw-events", open: "" }, h("summary", {}, "Events"), this.filterInput, this.logBox),
@@ -248,6 +253,9 @@ class Panel {
 
     setMessage(this.errorArea, t.error);
     setMessage(this.noticeArea, this.source.notice);
+    const tool = this.source.toolStatus;
+    setMessage(this.toolLine, tool);
+    this.toolLine.dataset.waiting = String(tool !== t.tool_status);
   }
 
   private renderStats(): void {

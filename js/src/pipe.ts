@@ -29,7 +29,10 @@ export const DEFAULT_MAX_BATCH_RECORDS = 4000;
 export class EventPipe {
   private readonly queue: Queued[] = [];
   private inFlight: number | null = null;
+  private inFlightRecords = 0;
   private nextBatch = 0;
+  private pushedRecords = 0;
+  private acknowledgedRecords = 0;
   private readonly maxChars: number;
   private readonly maxRecords: number;
 
@@ -48,8 +51,19 @@ export class EventPipe {
     return this.inFlight;
   }
 
+  /** Records pushed so far: the next record pushed is record number `pushed`. */
+  get pushed(): number {
+    return this.pushedRecords;
+  }
+
+  /** Records the kernel has acknowledged: every record numbered below this is in its log. */
+  get acknowledged(): number {
+    return this.acknowledgedRecords;
+  }
+
   push(record: OutgoingRecord): void {
     this.queue.push({ record, chars: -1 });
+    this.pushedRecords += 1;
     if (this.inFlight === null) this.flush();
   }
 
@@ -60,6 +74,8 @@ export class EventPipe {
   ack(batch: number): boolean {
     if (batch !== this.inFlight) return false;
     this.inFlight = null;
+    this.acknowledgedRecords += this.inFlightRecords;
+    this.inFlightRecords = 0;
     this.flush();
     return true;
   }
@@ -75,6 +91,7 @@ export class EventPipe {
     this.options.send(batch, records);
     this.nextBatch += 1;
     this.inFlight = batch;
+    this.inFlightRecords = take;
     this.queue.splice(0, take);
   }
 

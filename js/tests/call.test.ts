@@ -90,7 +90,7 @@ function setup(options: Setup = {}) {
 afterEach(() => vi.useRealTimers());
 
 describe("Call with a client secret", () => {
-  it("sets up in order, posts the gathered offer with the secret, and opens", async () => {
+  it("sets up in order, posts the local description with the secret, and opens", async () => {
     const t = setup();
     await t.call.start();
     // Minting and the microphone run in parallel: their phases may interleave.
@@ -105,7 +105,7 @@ describe("Call with a client secret", () => {
       "phase:remote_description_set",
     ]);
     const [, init] = t.fetchImpl.mock.calls[0]! as unknown as [string, RequestInit];
-    expect(init.body).toContain("a=candidate:host"); // the description after ICE gathering, not the bare offer
+    expect(init.body).toContain("a=candidate:host"); // the local description, with the candidates it has
     expect((init.headers as Record<string, string>).Authorization).toBe(`Bearer ${SECRET}`);
     expect(t.call.id).toBe("rtc_1");
     expect(t.pc.remoteDescription).toEqual({ type: "answer", sdp: ANSWER_SDP });
@@ -117,6 +117,18 @@ describe("Call with a client secret", () => {
     t.pc.channels[0]!.open();
     expect(t.events.slice(-2)).toEqual(["phase:channel_open", "connected"]);
     expect(t.call.isOpen).toBe(true);
+  });
+
+  it("posts the offer without waiting for ICE gathering to complete", async () => {
+    const t = setup();
+    t.pc.iceGatheringState = "gathering"; // and it never completes
+    vi.useFakeTimers();
+    const started = t.call.start();
+    await vi.advanceTimersByTimeAsync(0); // promptly: no gathering timeout runs first
+    await started;
+    expect(t.fetchImpl).toHaveBeenCalledTimes(1);
+    expect(t.events).toContain("phase:remote_description_set");
+    expect(t.hookArgs).toContainEqual(["offer_created", { ice_gathering: "gathering" }]);
   });
 
   it("never hands the secret to a hook (records, traits, DOM all come from hooks)", async () => {
@@ -183,6 +195,23 @@ describe("Call with a client secret", () => {
     await settle();
     expect(late.tracks[0]!.stopped).toBe(true);
     expect(t.events).not.toContain("phase:mic_ready");
+  });
+
+  it("makes the offer while the mic prompt is open, and posts it only once the mic is in", async () => {
+    let grant: (stream: FakeStream) => void = () => {};
+    const stream = new FakeStream();
+    const t = setup({ getUserMedia: () => new Promise((resolve) => (grant = resolve)) });
+    const started = t.call.start();
+    await settle();
+    expect(t.events).toContain("phase:offer_created");
+    expect(t.events).not.toContain("phase:mic_ready");
+    expect(t.pc.transceivers).toEqual([{ kind: "audio", direction: "sendrecv" }]);
+    expect(t.fetchImpl).not.toHaveBeenCalled();
+    grant(stream);
+    await started;
+    expect(t.pc.tracks).toEqual([stream.tracks[0]]); // on the offer's transceiver, no renegotiation
+    expect(t.events.indexOf("phase:mic_ready")).toBeLessThan(t.events.indexOf("sdp:offer"));
+    expect(t.fetchImpl).toHaveBeenCalledTimes(1);
   });
 
   it("explains a denied microphone and does not post an offer", async () => {

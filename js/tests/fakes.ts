@@ -166,12 +166,18 @@ export class FakePeerConnection extends EventTarget {
   remoteDescription: { type: string; sdp: string } | null = null;
   readonly channels: FakeChannel[] = [];
   readonly tracks: unknown[] = [];
+  readonly transceivers: { kind: string; direction: string }[] = [];
   closed = false;
   sctp = { maxMessageSize: 262144 };
 
   addTrack(track: unknown): { replaceTrack: (t: unknown) => Promise<void> } {
     this.tracks.push(track);
     return { replaceTrack: async (t) => void this.tracks.push(t) };
+  }
+  /** An audio transceiver without a track; its sender's replaceTrack adds one to `tracks`. */
+  addTransceiver(kind: string, init?: { direction?: string }): { sender: { replaceTrack: (t: unknown) => Promise<void> } } {
+    this.transceivers.push({ kind, direction: init?.direction ?? "sendrecv" });
+    return { sender: { replaceTrack: async (t) => void this.tracks.push(t) } };
   }
   createDataChannel(label: string): FakeChannel {
     const channel = new FakeChannel(label);

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget";
-import { FakeModel, modelProxy } from "./fakes";
+import { FakeModel, FakePeerConnection, modelProxy } from "./fakes";
 
 const INIT = Symbol("initialize");
 
@@ -10,9 +10,13 @@ function experimental() {
   return { invoke: vi.fn(() => new Promise(() => {})) } as never;
 }
 
+afterEach(() => vi.unstubAllGlobals());
+
 describe("anywidget module", () => {
   it("finds the model's one controller from every view, though each gets a different proxy", async () => {
-    // A microphone prompt the user has not answered yet: the call stays "connecting".
+    // A microphone prompt the user has not answered yet: the call stays "connecting" (its offer
+    // is made meanwhile, on a peer connection happy-dom lacks).
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
     Object.defineProperty(navigator, "mediaDevices", {
       configurable: true,
       value: { getUserMedia: () => new Promise(() => {}), enumerateDevices: async () => [] },

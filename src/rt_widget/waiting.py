@@ -11,9 +11,8 @@ message that would bring it. What each case needs:
   handed back to the kernel, in order, through the same callback the shell's stream would have
   called: they run after the cell, exactly as if they had waited in the queue.
 
-  ipykernel 7 routes a comm's messages to the shell that last sent on that comm (see
-  ``BaseComm._reply_subshell_for``), and with JupyterLab's default "comms over subshells" setting
-  that can be a subshell thread: those messages are then handled there, concurrently, and the
+  ipykernel 7 may route a comm's messages to a subshell thread instead (the widget pins its own
+  to the main shell, but other comms may not be): those are handled there, concurrently, and the
   waiter is woken from that thread. Either way nothing stays stuck.
 
 * **Any other thread** (a tool running on a worker thread, a plain Python program): the shells are
@@ -23,11 +22,15 @@ message that would bring it. What each case needs:
   IPython): nothing here can take the messages out of its queue, so waiting would hang.
   :func:`shell_pump` raises :class:`WaitUnsupportedError` at once, saying what to do instead.
 
-For ``await`` in an async cell, see :func:`check_async_wait`: ipykernel 7.4 handles comm messages
-while a cell awaits, earlier versions do not.
+Why not let an async cell simply ``await`` while ipykernel handles the messages? ipykernel 7.4 does
+handle comm messages while a cell awaits, but without reporting busy/idle for them, and
+ipywidgets' front end sends a model's next state update only after "idle" for the previous one: the
+model's trait sync stops for good (measured: ``w.state`` stuck at "idle" on a connected call). The
+pump reports both, as the kernel does for every message it handles in order.
 
 This leans on ipykernel 7's structure (the shell channel thread's subshell manager, its socket
-pairs, the shell handlers); it checks each piece it uses and says so plainly if one is missing.
+pairs, the shell handlers); :func:`shell_pump` checks the pieces it uses and raises
+:class:`WaitUnsupportedError` naming what is missing, rather than fail mid-wait.
 """
 
 from __future__ import annotations
@@ -40,13 +43,24 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+from typing_extensions import Self
+
 _log = logging.getLogger("rt_widget")
 
 _COMM_TYPES: Final = frozenset({"comm_open", "comm_msg", "comm_close"})
 # ipykernel's marker message that ends "aborting" after an error; it is not a signed message.
 _STOP_ABORTING: Final = b"stop aborting"
-# ipykernel handles comm messages while an async cell awaits from this version on.
-_ASYNC_COMMS_SINCE: Final = (7, 4)
+# What the pump uses of the kernel, besides the subshell manager's socket pairs.
+_KERNEL_PARTS: Final = (
+    "session",
+    "shell_handlers",
+    "shell_main",
+    "get_parent",
+    "set_parent",
+    "_parent_ident",
+    "_publish_status",
+    "log",
+)
 
 
 class WaitUnsupportedError(RuntimeError):
@@ -102,45 +116,30 @@ def shell_pump(how_else: str) -> ShellPump | None:
                 f"only after the cell ends, and rt_widget cannot process them for it. {how_else}"
             )
         return None
+    version = ".".join(map(str, _ipykernel_version())) or "unknown"
     shell = _current_shell(kernel)
     if shell is not None:
         manager, subshell_id = shell
-        return ShellPump(kernel, manager, subshell_id)
+        missing = [name for name in _KERNEL_PARTS if not hasattr(kernel, name)]
+        try:
+            if not missing:
+                return ShellPump(kernel, manager, subshell_id)
+        except AttributeError as exc:
+            missing = [str(exc)]
+        raise WaitUnsupportedError(
+            f"Waiting inside a cell would deadlock this kernel: rt_widget handles widget messages "
+            f"for a waiting cell on ipykernel 7.4's layout, and this ipykernel ({version}) differs "
+            f"({', '.join(missing)}). {how_else}"
+        )
     if getattr(kernel, "shell_channel_thread", None) is None and (
         threading.current_thread() is threading.main_thread()
     ):
-        version = ".".join(map(str, _ipykernel_version())) or "unknown"
         raise WaitUnsupportedError(
             f"Waiting inside a cell would deadlock this kernel (ipykernel {version}): it handles "
             "widget messages only after the cell ends, and rt_widget can process them for it "
             f"only on ipykernel 7 or later. {how_else}"
         )
     return None  # another thread: the shells handle messages meanwhile
-
-
-def check_async_wait(how_else: str) -> None:
-    """Raise :class:`WaitUnsupportedError` if awaiting on this thread would deadlock: a kernel
-    shell thread whose kernel handles no comm messages while a cell awaits."""
-    kernel = _running_kernel()
-    if kernel is None:
-        if _foreign_kernel_shell():
-            raise WaitUnsupportedError(
-                "Awaiting inside a cell would deadlock this kernel: it handles widget messages "
-                f"only after the cell ends. {how_else}"
-            )
-        return
-    on_shell = _current_shell(kernel) is not None or (
-        getattr(kernel, "shell_channel_thread", None) is None
-        and threading.current_thread() is threading.main_thread()
-    )
-    version = _ipykernel_version()
-    if on_shell and version < _ASYNC_COMMS_SINCE:
-        shown = ".".join(map(str, version)) or "unknown"
-        raise WaitUnsupportedError(
-            f"Awaiting inside a cell would deadlock ipykernel {shown}: it handles widget messages "
-            "only after an awaiting cell ends (ipykernel 7.4 and later handle them meanwhile). "
-            f"{how_else}"
-        )
 
 
 class ShellPump:
@@ -164,7 +163,7 @@ class ShellPump:
 
         self._zmq = zmq
 
-    def __enter__(self) -> ShellPump:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -231,8 +230,8 @@ class ShellPump:
         try:
             idents, body = self._session.feed_identities(frames, copy=False)
             msg = self._session.deserialize(body, content=True, copy=False)
-        except Exception:  # noqa: BLE001
-            _log.error("rt_widget: a comm message could not be read while waiting", exc_info=True)
+        except Exception:  # noqa: BLE001 - a bad message must not end the wait
+            _log.exception("rt_widget: a comm message could not be read while waiting")
             return
         handler = kernel.shell_handlers.get(msg["header"]["msg_type"])
         if handler is None:
@@ -247,14 +246,21 @@ class ShellPump:
             kernel.set_parent(parent_ident, parent, channel="shell")
 
     def _run_handler(self, handler: Callable[..., Any], idents: list[Any], msg: dict) -> None:
-        self._kernel.set_parent(idents, msg, channel="shell")
+        kernel = self._kernel
+        kernel.set_parent(idents, msg, channel="shell")
+        # Busy, then idle, for this message, as the kernel reports every message it handles in
+        # order: ipywidgets' front end sends a model's next state update only once it has seen
+        # "idle" for the previous one, so without it the model's updates would stop for good.
+        kernel._publish_status("busy", "shell", parent=msg)
         try:
             handler(self._reply_socket, idents, msg)
-        except Exception:  # noqa: BLE001 - as the kernel does: log, and go on
-            self._kernel.log.error("Exception in message handler:", exc_info=True)
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
+        except Exception:  # as the kernel does: log, and go on
+            kernel.log.exception("Exception in message handler:")
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+            kernel._publish_status("idle", "shell", parent=msg)
 
     def _replay(self, held: list[list[Any]]) -> None:
         """Hand held messages to the kernel in order, as the shell's stream would have: each

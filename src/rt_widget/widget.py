@@ -12,8 +12,8 @@ same reason a cell must not wait in a loop for events (``time.sleep`` would wait
 them with ``w.on(...)``, or block with :meth:`RealtimeWidget.wait_for`, which processes the
 widget's messages while it waits (see :mod:`rt_widget.waiting`).
 
-Threads: records reach the log from the comm handler (the kernel's main shell, or a subshell
-thread when ipykernel 7 routes the widget's messages there) and from the tool dispatcher's worker
+Threads: records reach the log from the comm handler (the kernel's main shell: the widget pins
+its messages there, see ``_route_comm_to_main_shell``) and from the tool dispatcher's worker
 threads (``widget.tool``). One lock orders them: each record is appended and published (handlers,
 waiters) under it, so handlers see records one at a time, in log order.
 """
@@ -78,7 +78,8 @@ Event = dict[str, Any]
 Handler = TypeVar("Handler", bound=Callable[[Event], object])
 F = TypeVar("F", bound=Callable[..., Any])
 # What a tool can be: a function, a Tool, or a raw tool config such as {"type": "mcp", ...}.
-ToolLike = Union[Callable[..., Any], Tool, Mapping[str, Any]]
+ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
+# Union, not |: "PILImage" is a forward reference (PIL is optional).
 ImageLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "PILImage"]
 
 # Sent as the bearer token to backends that need no key (the emulator, a key-adding proxy).
@@ -297,7 +298,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         return MappingProxyType(
             {
                 key: entry if isinstance(entry, Tool) else deep_merge({}, entry)
-                for key, entry in zip(self._tools.names, self._tools)
+                for key, entry in self._tools.items()
             }
         )
 
@@ -305,10 +306,11 @@ class RealtimeWidget(anywidget.AnyWidget):
         # getattr: a repr must work on an instance whose __init__ raised part way.
         session: Session = getattr(self, "_session", {})
         records = len(getattr(self, "_log_records", ()))
+        tools = getattr(self, "_tools", None)
         return (
             f"RealtimeWidget(model={session.get('model')!r}, backend={self.backend!r}, "
             f"backend_url={self.backend_url!r}, signaling={self.signaling!r}, "
-            f"state={self.state!r}, log={records} records)"
+            f"state={self.state!r}, tools={tools.names if tools else []}, log={records} records)"
         )
 
     # -- handlers ----------------------------------------------------------------------------------
@@ -409,7 +411,10 @@ class RealtimeWidget(anywidget.AnyWidget):
             entry = self._tools.add(fn)
             assert isinstance(entry, dict)
             return deep_merge({}, entry)
-        return self._tools.tool(fn, name=name, description=description, timeout=timeout)
+        if fn is None:
+            return self._tools.tool(name=name, description=description, timeout=timeout)
+        self._tools.add(fn, name=name, description=description, timeout=timeout)
+        return fn
 
     def remove_tool(self, tool: str | Callable[..., Any] | Tool) -> None:
         """Remove a tool by name (a raw config by its ``server_label`` or ``name``), by function
@@ -522,9 +527,10 @@ class RealtimeWidget(anywidget.AnyWidget):
             update["tools"] = registry.session_tools()
         self._send_client_events([{"type": "session.update", "session": update}])
         if registry is not None:
-            self._replace_tools(registry)
-            del update["tools"]  # _replace_tools put them in the session
-        self._session = deep_merge(self._session, update)
+            self._replace_tools(registry)  # puts the tools in the session config
+        self._session = deep_merge(
+            self._session, {key: value for key, value in update.items() if key != "tools"}
+        )
 
     def interrupt(self) -> None:
         """Stop the model mid-answer: cancel the response and drop the audio not yet played."""
@@ -549,23 +555,63 @@ class RealtimeWidget(anywidget.AnyWidget):
         Works inside a running cell, which a plain loop cannot (Jupyter handles no widget
         message while a cell runs, ../shared/FACTS.md): on ipykernel 7 the wait handles the
         kernel's queued widget messages itself and holds the rest (the next cell...) until the
-        cell ends. So one cell can send and wait::
+        cell ends. So one cell can connect, send and wait::
 
+            w.connect()
+            w.wait_for("session.created")
             w.send_text("What is the weather in Paris?")
             done = w.wait_for("response.done")
 
-        On a kernel where this is impossible (ipykernel 6, other kernels) it raises
+        The same works in an async cell, and ``await w.wait_for_async(...)`` too. On a kernel
+        where this is impossible (ipykernel 6, other kernels) it raises
         :class:`~rt_widget.waiting.WaitUnsupportedError` at once, saying what to do instead.
-        From another thread (a tool, say) it is a plain blocking wait. In an async cell prefer
-        ``await w.wait_for_async(...)``, which lets other tasks run. Not from an event handler
-        (``w.on``): the event it waits for would queue behind the handler.
+        From another thread (a tool, say) it is a plain blocking wait. Not from an event
+        handler (``w.on``): the event it waits for would queue behind the handler.
         """
-        how_else = (
-            f"In an async cell use `await w.wait_for_async({event_type!r})` (ipykernel 7.4+), or "
-            f"react with `w.on({event_type!r}, handler)` and continue in a later cell."
-        )
         self._check_wait(event_type, timeout, predicate)
-        pump = waiting.shell_pump(how_else)  # raises at once where waiting would deadlock
+        pump = waiting.shell_pump(self._how_else(event_type))  # raises where it would deadlock
+        return self._wait_blocking(event_type, timeout, predicate, pump)
+
+    async def wait_for_async(
+        self,
+        event_type: str,
+        timeout: float | None = 30,
+        predicate: Callable[[Event], object] | None = None,
+    ) -> Event:
+        """:meth:`wait_for` for async code: ``done = await w.wait_for_async("response.done")``.
+
+        Off the kernel's shell threads (a plain asyncio program, an ``async def`` tool on the
+        tools' loop) it awaits without blocking. On a shell thread, in a notebook cell, it
+        handles the widget's messages and blocks the loop while it does, exactly as
+        :meth:`wait_for`: letting ipykernel handle them during an ``await`` would freeze the
+        widget's trait sync (see :mod:`rt_widget.waiting`).
+        """
+        self._check_wait(event_type, timeout, predicate)
+        pump = waiting.shell_pump(self._how_else(event_type))
+        if pump is not None:
+            return self._wait_blocking(event_type, timeout, predicate, pump)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:  # on whichever thread published the event
+            loop.call_soon_threadsafe(_resolve, future)
+
+        waiter = self._add_waiter(event_type, predicate, wake)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(self._timeout_message(event_type, timeout, waiter)) from None
+        finally:
+            self._remove_waiter(waiter)
+        return waiter.outcome()
+
+    def _wait_blocking(
+        self,
+        event_type: str,
+        timeout: float | None,
+        predicate: Callable[[Event], object] | None,
+        pump: waiting.ShellPump | None,
+    ) -> Event:
         waiter = self._add_waiter(event_type, predicate, None)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -582,37 +628,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._remove_waiter(waiter)
         return waiter.outcome()
 
-    async def wait_for_async(
-        self,
-        event_type: str,
-        timeout: float | None = 30,
-        predicate: Callable[[Event], object] | None = None,
-    ) -> Event:
-        """:meth:`wait_for` for ``await``: ``done = await w.wait_for_async("response.done")``.
-
-        In a notebook it needs ipykernel 7.4 or later, which handles widget messages while an
-        async cell awaits; on earlier kernels it raises
-        :class:`~rt_widget.waiting.WaitUnsupportedError` at once (use :meth:`wait_for` there).
-        """
-        self._check_wait(event_type, timeout, predicate)
-        waiting.check_async_wait(
-            f"Use the blocking `w.wait_for({event_type!r})` instead (it handles the messages "
-            "itself on ipykernel 7), or react with `w.on(...)`."
-        )
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:  # on whichever thread published the event
-            loop.call_soon_threadsafe(_resolve, future)
-
-        waiter = self._add_waiter(event_type, predicate, wake)
-        try:
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(self._timeout_message(event_type, timeout, waiter)) from None
-        finally:
-            self._remove_waiter(waiter)
-        return waiter.outcome()
+    @staticmethod
+    def _how_else(event_type: str) -> str:
+        return f"React with `w.on({event_type!r}, handler)` instead, and continue in a later cell."
 
     def _check_wait(self, event_type: Any, timeout: Any, predicate: Any) -> None:
         if not isinstance(event_type, str) or not event_type:
@@ -620,7 +638,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
         ):
-            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+            raise ValueError(
+                f"timeout must be a positive number of seconds or None, not {timeout!r}"
+            )
         if predicate is not None and not callable(predicate):
             raise TypeError(f"predicate must be callable, not {type(predicate).__name__}")
         if self.comm is None:
@@ -682,7 +702,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             with self._event_lock:
                 waiters, self._waiters = self._waiters, ()
             for waiter in waiters:
-                waiter.fail(CallStateError(f"The widget was closed while waiting for {waiter.what}."))
+                waiter.fail(
+                    CallStateError(f"The widget was closed while waiting for {waiter.what}.")
+                )
 
     # -- commands the front end invokes (anywidget.experimental.invoke) ------------------------------
     # The method names are the command names; they always answer {"ok": ...} and never raise, so
@@ -943,6 +965,30 @@ class RealtimeWidget(anywidget.AnyWidget):
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+    @traitlets.observe("comm")
+    def _route_comm_to_main_shell(self, change: dict[str, Any]) -> None:
+        """Have ipykernel 7 hand every message of this widget to the main shell.
+
+        ipykernel 7.4 routes a comm's incoming messages to the shell that last *sent* on it, and
+        JupyterLab (default "comms over subshells") marks its messages with a subshell of its
+        own. So the widget's acknowledgements, sent while handling a message, steer the next
+        messages to that subshell thread, and a message sent from a cell steers them back: the
+        event path would hop between threads, and whether a running cell holds events (and tool
+        calls) up would change from one moment to the next. Pinned to the main shell, the rule
+        the widget documents always holds; wait_for() handles the messages when a cell must
+        wait for one.
+        """
+        comm = change["new"]
+        route = getattr(comm, "_reply_subshell_for", None)
+        if route is None or getattr(route, "_rt_widget_pinned", False):
+            return
+
+        def main_shell(data: Any, default: str | None) -> None:
+            route(data, default)  # ipykernel's bookkeeping of command replies still happens
+
+        main_shell._rt_widget_pinned = True  # type: ignore[attr-defined]
+        comm._reply_subshell_for = main_shell
 
     @traitlets.observe("state")
     def _state_changed(self, change: dict[str, Any]) -> None:
@@ -1235,7 +1281,7 @@ def _check_client_event(event: Any) -> None:
         )
     except (TypeError, ValueError) as exc:
         raise TypeError(f"the {event_type!r} event must be JSON-serializable: {exc}") from None
-    if size >= _MAX_EVENT_BYTES:
+    if size + _EVENT_ID_HEADROOM >= _MAX_EVENT_BYTES:  # the front end adds an event_id
         raise ValueError(
             f"the {event_type!r} event is {size:,} bytes; the data channel closes on messages "
             f"of {_MAX_EVENT_BYTES // 1024} KiB or more, so send it in smaller pieces."

@@ -164,8 +164,8 @@ def test_sync_tool(dispatcher: ToolDispatcher, registry: ToolRegistry, sink: Sin
     assert (rec["item_id"], rec["response_id"]) == ("item_call_1", "resp_1")
     assert rec["duration_ms"] >= 0 and before - 1 <= rec["started_ms"] <= time.time() * 1000 + 1
     json.dumps(rec)  # the record is JSON as it is
-    assert sink.statuses[0] == "get_weather: running"
-    assert sink.statuses[-1].startswith("get_weather: done in ")
+    assert sink.statuses[0] == "running get_weather…"
+    assert sink.statuses[-1].startswith("get_weather done in ")
 
 
 def test_async_tool_runs_on_a_private_loop(
@@ -300,7 +300,7 @@ def test_tool_that_raises(dispatcher: ToolDispatcher, registry: ToolRegistry, si
     assert rec["status"] == "error" and rec["error"] == "ValueError: no weather for Atlantis"
     assert rec["arguments"] == {"city": "Atlantis"} and rec["result"] is None
     assert "raise ValueError" in rec["traceback"]
-    assert sink.statuses[-1] == "explode: error: ValueError: no weather for Atlantis"
+    assert sink.statuses[-1] == "explode failed: ValueError: no weather for Atlantis"
 
 
 def test_bad_json_arguments(dispatcher: ToolDispatcher, registry: ToolRegistry, sink: Sink) -> None:
@@ -368,7 +368,7 @@ def test_sync_timeout(dispatcher: ToolDispatcher, registry: ToolRegistry, sink: 
     }
     rec = record_of(sink)
     assert rec["status"] == "timeout" and rec["duration_ms"] >= 200
-    assert sink.statuses[-1].startswith("stuck: timed out after")
+    assert sink.statuses[-1].startswith("stuck timed out after")
     # The thread cannot be stopped; when it ends, nothing more is sent or recorded.
     release.set()
     assert finished.wait(WAIT)

@@ -207,9 +207,10 @@ class Emulator:
     def clear_faults(self) -> None:
         self._call_soon(lambda s: s.clear_faults())
 
-    def burst(self, call_id: str, count: int = 10_000) -> BurstReport:
-        """Send a text response of exactly ``count`` events on a call, as fast as possible."""
-        return self._call_soon(lambda s: s.burst(call_id, count))
+    def burst(self, call_id: str, count: int = 10_000, interval_ms: float = 0.0) -> BurstReport:
+        """Send a text response of exactly ``count`` events on a call, as fast as possible; or,
+        with ``interval_ms``, one event every ``interval_ms`` (this then returns at once)."""
+        return self._call_soon(lambda s: s.burst(call_id, count, interval_ms))
 
     def task_count(self) -> int:
         """Tasks alive on the emulator's loop (for leak checks)."""

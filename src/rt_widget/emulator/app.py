@@ -14,7 +14,8 @@ Admin (loopback clients only; JSON in, JSON out):
     POST   /admin/calls/{call_id}/knobs         the same, for one call
     POST   /admin/faults                        {kind, call_id?, ms?, status?, count?}
     DELETE /admin/faults                        no more answer faults
-    POST   /admin/calls/{call_id}/burst         {count}: a response of that many events, at once
+    POST   /admin/calls/{call_id}/burst         {count, interval_ms?}: a response of that many
+                                                events, at once or one every interval_ms
 """
 
 from __future__ import annotations
@@ -361,7 +362,12 @@ async def admin_burst(request: web.Request) -> web.Response:
     count = body.get("count", 10_000)
     if not isinstance(count, int) or isinstance(count, bool):
         raise ApiError(400, "count must be an integer.", code="invalid_type", param="count")
-    report = request.app[SERVER_KEY].burst(request.match_info["call_id"], count)
+    interval_ms = body.get("interval_ms", 0)
+    if not isinstance(interval_ms, (int, float)) or isinstance(interval_ms, bool):
+        raise ApiError(
+            400, "interval_ms must be a number.", code="invalid_type", param="interval_ms"
+        )
+    report = request.app[SERVER_KEY].burst(request.match_info["call_id"], count, interval_ms)
     return web.json_response(dataclasses.asdict(report))
 
 

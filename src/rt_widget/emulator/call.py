@@ -184,8 +184,8 @@ class Call:
         if self.channel is not None:
             self.channel.close()
 
-    def burst(self, count: int) -> int:
-        return self.conversation.burst(count)
+    def burst(self, count: int, interval_ms: float = 0.0) -> int:
+        return self.conversation.burst(count, interval_ms)
 
     async def close(self, reason: str = "hangup") -> None:
         """End the call: stop responding, close the peer connection, stop every task."""

@@ -15,7 +15,7 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -579,15 +579,20 @@ class Conversation:
 
     # -- emulator knobs ----------------------------------------------------------------------------
 
-    def burst(self, count: int) -> int:
-        """Emit a complete text response of exactly ``count`` events, as fast as possible.
+    def burst(self, count: int, interval_ms: float = 0.0) -> int:
+        """Emit a complete text response of exactly ``count`` events.
 
-        For throughput tests: every event is a valid GA server event (deltas of a few characters
-        inside a proper response), sent without pacing or awaiting.
+        For throughput and latency tests: every event is a valid GA server event (deltas of a few
+        characters inside a proper response). With ``interval_ms`` 0 they are all sent now,
+        without pacing or awaiting. Otherwise a task sends one event every ``interval_ms``
+        (the first at once; the item's added and done pairs go together, as in a real
+        response), the response is the active one meanwhile, and this returns at once.
         """
         envelope = 9  # created, item added x2, part added, text done, part done, item done x2, done
         if count < envelope + 1:
             raise ValueError(f"a burst has at least {envelope + 1} events")
+        if not 0 <= interval_ms <= 60_000:  # also refuses NaN
+            raise ValueError("interval_ms must be between 0 and 60000")
         if self._active is not None:
             raise RuntimeError(f"response {self._active.id} is in progress; burst when idle")
         rid = ids.response_id()
@@ -610,7 +615,21 @@ class Conversation:
             False,
             {},
         )
+        steps = self._burst_steps(a, count - envelope, paced=interval_ms > 0)
+        if interval_ms > 0:
+            self._active = a
+            a.task = asyncio.get_running_loop().create_task(
+                self._pace(steps, interval_ms / 1000), name=f"paced burst {rid}"
+            )
+        else:
+            for _ in steps:
+                pass
+        return count
+
+    def _burst_steps(self, a: ActiveResponse, deltas: int, paced: bool) -> Iterator[None]:
+        """Emits a burst's events, pausing (yield) after each step."""
         self._emit(events.response_created(a.response))
+        yield
         item: dict[str, Any] = {
             "id": ids.item_id(),
             "type": "message",
@@ -619,19 +638,36 @@ class Conversation:
             "content": [],
         }
         self._open_item(a, item)
-        at = events.Place(rid, item["id"])
+        yield
+        at = events.Place(a.id, item["id"])
         self._emit(events.content_part_added(at, {"type": "text", "text": ""}))
-        deltas = count - envelope
+        yield
         for i in range(deltas):
-            self._emit(events.text_delta(at, f"{i} "))
+            piece = f"{i} "
+            if paced:  # a cancelled paced burst reports the text sent so far
+                a.text += piece  # (appending is quadratic; a paced burst is short)
+            self._emit(events.text_delta(at, piece))
+            yield
         text = "".join(f"{i} " for i in range(deltas))
         a.text = text
         self._emit(events.text_done(at, text))
+        yield
         self._emit(events.content_part_done(at, {"type": "text", "text": text}))
+        yield
         item["content"] = [{"type": "output_text", "text": text}]
         self._close_item(a, "completed")
+        yield
         self._finish(a, "completed")
-        return count
+
+    @staticmethod
+    async def _pace(steps: Iterator[None], interval_s: float) -> None:
+        """Runs one step every ``interval_s``, on a fixed schedule (late steps do not shift it)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n, _ in enumerate(steps, start=1):
+            delay = start + n * interval_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     # -- helpers -----------------------------------------------------------------------------------
 

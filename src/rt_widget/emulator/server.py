@@ -256,11 +256,11 @@ class EmulatorServer:
     def clear_faults(self) -> None:
         self.answer_fault = None
 
-    def burst(self, call_id: str, count: int) -> BurstReport:
+    def burst(self, call_id: str, count: int, interval_ms: float = 0.0) -> BurstReport:
         call = self.call(call_id)
         t0 = time.perf_counter()
         try:
-            sent = call.burst(count)
+            sent = call.burst(count, interval_ms)
         except (ValueError, RuntimeError) as e:
             raise ApiError(
                 409 if isinstance(e, RuntimeError) else 400,

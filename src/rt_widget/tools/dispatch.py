@@ -108,7 +108,7 @@ class ToolDispatcher:
     record
         Stores a ``widget.tool`` record (an event dict) in the log.
     on_status
-        Optional: a one-line status for the panel ("get_weather: running").
+        Optional: a one-line status for the panel ("running get_weather…").
     loop
         The event loop for ``async def`` tools. By default a private loop on a daemon thread, so
         async tools keep running while a cell runs (the kernel's own loop does not: a running cell,
@@ -263,7 +263,7 @@ class ToolDispatcher:
     def _run(self, call: _Call) -> None:
         try:
             with self._lock:
-                self._status(f"{call.name}: running")
+                self._status(f"running {call.name}…")
             self._deliver()
             outcome = self._execute(call)
         except BaseException as exc:  # a bug of ours: still answer the model
@@ -556,9 +556,9 @@ def _clip(text: str, limit: int) -> str:
 def _status_line(name: str, outcome: _Outcome, duration_ms: float, current: bool) -> str:
     took = f"{duration_ms / 1000:.1f} s" if duration_ms >= 1000 else f"{duration_ms:.0f} ms"
     if outcome.status == "ok":
-        line = f"{name}: done in {took}"
+        line = f"{name} done in {took}"
     elif outcome.status == "timeout":
-        line = f"{name}: timed out after {took}"
+        line = f"{name} timed out after {took}"
     else:
-        line = f"{name}: error: {_clip(outcome.error or '', 200)}"
+        line = f"{name} failed: {_clip(outcome.error or '', 200)}"
     return line if current else f"{line} (after the call ended; not sent)"

@@ -88,8 +88,11 @@ class ToolRegistry:
     that defines a tool should update it, not fail). ``on_change()`` is called after every change,
     so the owner can send a new ``session.update``.
 
-    Not locked: mutate it from one thread (the kernel's). The dispatcher only reads it from the
-    comm handler, on that same thread, and keeps the :class:`Tool` it found for the whole call.
+    Mutate it from one thread at a time (the kernel's). Readers on other threads (the comm
+    handler may run on a subshell thread; the dispatcher's workers list the tools in an error)
+    need no lock: a change builds a new map and swaps it in, so a reader sees the tools before the
+    change or after it, never half of it. The dispatcher keeps the :class:`Tool` it found for the
+    whole call.
     """
 
     def __init__(
@@ -144,7 +147,7 @@ class ToolRegistry:
             raise TypeError(
                 f"a tool is a function, a Tool or a tool config dict, not {type(tool).__name__}"
             )
-        self._entries[key] = entry
+        self._entries = {**self._entries, key: entry}  # in place if the key is there
         self._changed()
         return entry
 
@@ -184,12 +187,12 @@ class ToolRegistry:
         key = self._key_of(tool)
         if key is None:
             raise KeyError(f"no tool {tool!r}; tools: {', '.join(self._entries) or 'none'}")
-        del self._entries[key]
+        self._entries = {k: e for k, e in self._entries.items() if k != key}
         self._changed()
 
     def clear(self) -> None:
         if self._entries:
-            self._entries.clear()
+            self._entries = {}
             self._changed()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -211,6 +214,10 @@ class ToolRegistry:
     @property
     def names(self) -> list[str]:
         return list(self._entries)
+
+    def items(self) -> list[tuple[str, Tool | dict[str, Any]]]:
+        """``(key, entry)`` pairs, in order, from one snapshot."""
+        return list(self._entries.items())
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
