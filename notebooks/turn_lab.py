@@ -15,22 +15,27 @@ listens to loudness only, so this is speech as far as it is concerned, and every
 exactly the same thing. The real service's VAD is a model trained on voices; the knobs mean the
 same there, the exact numbers do not carry over.
 
-    from rt_widget.emulator import Emulator
     import turn_lab
 
     user = turn_lab.scripted_user()
-    with Emulator() as emu:
-        calls = turn_lab.run_calls(emu.base_url, {"default": {}}, user)
+    with turn_lab.emulator_process() as url:
+        calls = turn_lab.run_calls(url, {"default": {}}, user)
     calls["default"].log.turns()
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import json
+import queue
+import re
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +95,9 @@ def _syllables(rng: np.random.Generator, words: list[int], pauses: dict[int, flo
             length = int(rng.uniform(0.13, 0.22) * RATE)
             t = np.arange(length) / RATE
             f0 = rng.uniform(110, 170)
-            buzz = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 12))
+            buzz = sum(
+                np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 12)
+            )
             envelope = np.sin(np.pi * np.arange(length) / length) ** 0.6
             out.append(buzz * envelope)
             out.append(np.zeros(int(rng.uniform(0.02, 0.05) * RATE)))  # between syllables
@@ -111,7 +118,9 @@ def scripted_user(seed: int = 7) -> ScriptedUser:
     parts: list[tuple[float, np.ndarray]] = []  # (start_s, samples)
     segments: list[Segment] = []
 
-    def place(label: str, kind: str, start_s: float, x: np.ndarray, dbfs: float, note: str) -> float:
+    def place(
+        label: str, kind: str, start_s: float, x: np.ndarray, dbfs: float, note: str
+    ) -> float:
         # the level is set over the voiced part: pauses inside a sentence do not lower it
         voiced = x[np.abs(x) > 1e-9]
         x = x * (10 ** (dbfs / 20) / float(np.sqrt(np.mean(voiced**2))))
@@ -120,15 +129,23 @@ def scripted_user(seed: int = 7) -> ScriptedUser:
         segments.append(Segment(label, kind, round(start_s, 3), round(end_s, 3), dbfs, note))
         return end_s
 
-    end = place("A", "speech", 1.0, _syllables(rng, [2, 1, 3, 1, 2, 2], {}), -20.0,
-                "a plain question")
+    end = place(
+        "A", "speech", 1.0, _syllables(rng, [2, 1, 3, 1, 2, 2], {}), -20.0, "a plain question"
+    )
     cough_len = int(0.25 * RATE)
     cough = rng.normal(size=cough_len) * np.exp(-np.arange(cough_len) / (0.08 * RATE))
     place("cough", "noise", end + 1.2, cough, -26.0, "while the assistant answers A")
-    end = place("B", "speech", end + 4.5, _syllables(rng, [1, 2, 2, 1, 3, 2, 1], {2: 0.65}),
-                -20.0, "650 ms pause mid-sentence")
-    end = place("C", "speech", end + 4.0, _syllables(rng, [2, 1, 2, 3], {}), -44.0,
-                "a quiet speaker")
+    end = place(
+        "B",
+        "speech",
+        end + 4.5,
+        _syllables(rng, [1, 2, 2, 1, 3, 2, 1], {2: 0.65}),
+        -20.0,
+        "650 ms pause mid-sentence",
+    )
+    end = place(
+        "C", "speech", end + 4.0, _syllables(rng, [2, 1, 2, 3], {}), -44.0, "a quiet speaker"
+    )
     total = end + 4.0
 
     pcm = np.zeros(int(total * RATE))
@@ -204,7 +221,9 @@ async def _call(
     log = EventLog()
     session = {"type": "realtime", **session}
     if push_to_talk:  # the panel's push-to-talk: no turn detection, the button makes the turns
-        session = {**session, "audio": {"input": {"turn_detection": None}}}
+        audio = dict(session.get("audio") or {})
+        audio["input"] = {**(audio.get("input") or {}), "turn_detection": None}
+        session["audio"] = audio
     result = Call(name, session, log, pd.DataFrame(), push_to_talk)
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     channel = pc.createDataChannel("oai-events")
@@ -227,7 +246,9 @@ async def _call(
 
     # Frame numbers where something happens: a segment starts or ends; push-to-talk presses
     # 200 ms before a speech segment and releases release_delay_s after it.
-    frame_of = lambda s: int(round(s * RATE / FRAME))  # noqa: E731
+    def frame_of(seconds: float) -> int:
+        return round(seconds * RATE / FRAME)
+
     stamps: dict[int, list[tuple[str, str]]] = {}
     for s in user.segments:
         stamps.setdefault(frame_of(s.start_s), []).append((s.label, "start"))
@@ -237,9 +258,11 @@ async def _call(
         for s in user.segments:
             if s.kind == "speech":
                 presses.setdefault(frame_of(s.start_s - 0.2), []).append(
-                    {"type": "input_audio_buffer.clear"})
+                    {"type": "input_audio_buffer.clear"}
+                )
                 presses.setdefault(frame_of(s.end_s + release_delay_s), []).extend(
-                    [{"type": "input_audio_buffer.commit"}, {"type": "response.create"}])
+                    [{"type": "input_audio_buffer.commit"}, {"type": "response.create"}]
+                )
     sent_at: dict[tuple[str, str], float] = {}
 
     def on_frame(n: int) -> None:
@@ -273,20 +296,25 @@ async def _call(
             reply = await http.post(
                 f"{base_url.rstrip('/')}/realtime/calls",
                 headers={"Authorization": f"Bearer {api_key}"},
-                files={"sdp": (None, pc.localDescription.sdp, "application/sdp"),
-                       "session": (None, json.dumps(session), "application/json")},
+                files={
+                    "sdp": (None, pc.localDescription.sdp, "application/sdp"),
+                    "session": (None, json.dumps(session), "application/json"),
+                },
             )
             if reply.status_code != 201:
-                raise RuntimeError(f"{name}: POST /realtime/calls -> {reply.status_code}: "
-                                   f"{reply.text[:300]}")
+                raise RuntimeError(
+                    f"{name}: POST /realtime/calls -> {reply.status_code}: {reply.text[:300]}"
+                )
             phase("answer_received", call_id=reply.headers["Location"].rsplit("/", 1)[-1])
             await pc.setRemoteDescription(RTCSessionDescription(reply.text, "answer"))
             await asyncio.wait_for(opened.wait(), 10)
             # the user's recording, plus a few seconds for the last answer
             await asyncio.sleep(user.duration_s + 3.0)
             call_id = reply.headers["Location"].rsplit("/", 1)[-1]
-            await http.post(f"{base_url.rstrip('/')}/realtime/calls/{call_id}/hangup",
-                            headers={"Authorization": f"Bearer {api_key}"})
+            await http.post(
+                f"{base_url.rstrip('/')}/realtime/calls/{call_id}/hangup",
+                headers={"Authorization": f"Bearer {api_key}"},
+            )
             phase("hung_up", call_id=call_id)
     finally:
         await pc.close()
@@ -295,8 +323,14 @@ async def _call(
         phase("closed")
 
     result.segments = pd.DataFrame(
-        [{**vars(s), "start_ms": sent_at.get((s.label, "start"), np.nan),
-          "end_ms": sent_at.get((s.label, "end"), np.nan)} for s in user.segments]
+        [
+            {
+                **vars(s),
+                "start_ms": sent_at.get((s.label, "start"), np.nan),
+                "end_ms": sent_at.get((s.label, "end"), np.nan),
+            }
+            for s in user.segments
+        ]
     )
     return result
 
@@ -340,3 +374,51 @@ def run_calls(
     if "error" in outcome:
         raise outcome["error"]
     return {call.name: call for call in outcome["calls"]}
+
+
+# -- an emulator of its own -----------------------------------------------------------------------
+@contextlib.contextmanager
+def emulator_process(voice: str = "pattern", timeout: float = 20.0) -> Iterator[str]:
+    """``python -m rt_widget.emulator`` in a process of its own, on a free port; yields its base
+    URL and stops it on exit.
+
+    In a process of its own, the emulator does not compete with the callers (which run in this
+    one) for Python's global interpreter lock, so neither side's timing suffers from the other's
+    work. ``voice="pattern"``: replies are tone bursts, quick to make and the same every time.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rt_widget.emulator", "--port", "0", "--voice", voice,
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:  # all of its output, so that a full pipe never blocks it
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="turn-lab-emulator-output", daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while True:
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise RuntimeError(f"the emulator did not start within {timeout} s") from None
+            if line is None:
+                raise RuntimeError(f"the emulator exited before serving: {''.join(seen)}")
+            seen.append(line)
+            found = re.search(r"serving (http://\S+/v1)", line)
+            if found:
+                break
+        yield found.group(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -42,9 +42,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from e2e.driver import Driven  # noqa: E402
-from e2e.harness import CHROMIUM_ARGS, LabServer, Notebook, fake_mic_args  # noqa: E402
-from support.speech import speech_wav  # noqa: E402
+from e2e.driver import Driven
+from e2e.harness import CHROMIUM_ARGS, LabServer, Notebook, fake_mic_args
+from support.speech import speech_wav
 
 OUT = Path(__file__).resolve().parent / "widget_session.jsonl"
 RATE = 48_000

@@ -35,7 +35,13 @@ Widget records (``source == "widget"``), ``event["type"]`` in :data:`WIDGET_RECO
                       what to do. Malformed data-channel text arrives as code ``malformed_event``
                       with the text (truncated) in ``raw``.
     ``widget.sdp``    ``{"role": "offer" | "answer", "sdp": str}`` the call's session descriptions.
-    ``widget.tool``   a Python tool call run by the kernel.
+    ``widget.tool``   a Python tool call run by the kernel (recorded by the kernel, on the tool's
+                      thread): ``name``, ``call_id``, ``arguments``, ``status`` (``ok`` |
+                      ``error`` | ``timeout``), ``result`` or ``error``, ``duration_ms``.
+
+Kernel-written traits the panel shows: ``tool_status``, the latest tool call's status line
+("running get_weather…"). The front end itself shows "<name>: waiting for the kernel" when the
+kernel has not acknowledged a function call's record a second after it arrived.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ pairs, the shell handlers); :func:`shell_pump` checks the pieces it uses and rai
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import logging
 import sys
@@ -147,6 +148,14 @@ class ShellPump:
 
     Use it only on that thread, and always call :meth:`release` when the wait ends (it is a
     context manager): held messages go back to the kernel then.
+
+    The pump stops handling messages as soon as its wait is satisfied, so that the next wait in
+    the same cell sees what came after (``wait_for("widget.tool")`` then
+    ``wait_for("response.done")``). It must still read the shell's queue to the end every time
+    (a read consumes the socket's edge-triggered wake-up, and the shell's stream only hears of
+    messages that arrive later), so what it has read but not handled waits in this thread's
+    backlog: for the next pump, or, once the loop runs again (the cell has ended, or awaits), for
+    :func:`_settle_backlog`.
     """
 
     def __init__(self, kernel: Any, manager: Any, subshell_id: str | None) -> None:
@@ -157,6 +166,7 @@ class ShellPump:
         self._socket = pair.to_socket
         self._stream = pair.to_stream  # the ZMQStream that normally reads _socket
         self._reply_socket = manager.get_subshell_to_shell_channel_socket(subshell_id)
+        self._backlog = _backlogs.setdefault(threading.get_ident(), collections.deque())
         self._held: list[list[Any]] = []
         self._released = False
         import zmq  # present wherever ipykernel is
@@ -174,41 +184,46 @@ class ShellPump:
         """Messages held back so far (they run after the cell)."""
         return len(self._held)
 
-    def pump(self, timeout_s: float) -> int:
-        """Wait up to ``timeout_s`` for messages to this shell and handle all that are queued.
-        Returns how many were taken from the queue."""
-        if not self._socket.poll(max(int(timeout_s * 1000), 0), self._zmq.POLLIN):
-            return 0
-        return self._drain()
+    def pump(self, timeout_s: float, satisfied: Callable[[], bool]) -> None:
+        """Handle queued messages, one at a time, until ``satisfied()``; if none is queued, wait
+        up to ``timeout_s`` for some first."""
+        if not self._backlog:
+            if not self._socket.poll(max(int(timeout_s * 1000), 0), self._zmq.POLLIN):
+                return
+            self._read_queue()
+        while self._backlog and not satisfied():
+            self._dispatch(self._backlog.popleft(), hold=True)
 
     def release(self) -> None:
-        """Handle what is still queued, then hand the held messages back to the kernel."""
+        """Hand the held messages back to the kernel, and have the backlog handled once the
+        loop runs again (unless another wait in this cell takes it first)."""
         if self._released:
             return
         self._released = True
-        try:
-            # Leave no message behind unread: this thread's last poll consumed the socket's
-            # edge-triggered wake-up, so the shell's stream would not notice them.
-            self._drain()
-        finally:
-            held, self._held = self._held, []
-            if held:
-                self._replay(held)
+        held, self._held = self._held, []
+        if held:
+            self._forward(held)
+        if self._backlog:
+            _loop_of(self._stream).call_soon(_settle_backlog, self)
 
     # -- internals ---------------------------------------------------------------------------------
-    def _drain(self) -> int:
-        count = 0
+    def _read_queue(self) -> None:
+        """Move every message queued on the socket into the backlog, in order."""
         while True:
             try:
-                frames = self._socket.recv_multipart(self._zmq.NOBLOCK, copy=False)
+                self._backlog.append(self._socket.recv_multipart(self._zmq.NOBLOCK, copy=False))
             except self._zmq.Again:
-                return count
-            count += 1
-            msg_type = self._peek_type(frames)
-            if msg_type in _COMM_TYPES:
-                self._handle_comm(frames)
-            else:
-                self._held.append(frames)
+                return
+
+    def _dispatch(self, frames: list[Any], *, hold: bool) -> None:
+        """A comm message is handled now; anything else is held for after the cell (``hold``)
+        or given to the kernel at once."""
+        if self._peek_type(frames) in _COMM_TYPES:
+            self._handle_comm(frames)
+        elif hold:
+            self._held.append(frames)
+        else:
+            self._forward([frames])
 
     def _peek_type(self, frames: list[Any]) -> str | None:
         if len(frames) == 1 and bytes(frames[0].buffer) == _STOP_ABORTING:
@@ -262,9 +277,9 @@ class ShellPump:
                     stream.flush()
             kernel._publish_status("idle", "shell", parent=msg)
 
-    def _replay(self, held: list[list[Any]]) -> None:
-        """Hand held messages to the kernel in order, as the shell's stream would have: each
-        becomes a task on this thread's loop, and they queue, in order, behind the running cell."""
+    def _forward(self, held: list[list[Any]]) -> None:
+        """Hand messages to the kernel in order, as the shell's stream would have: each becomes
+        a task on this thread's loop, and they queue, in order, behind the running cell."""
         callback = getattr(self._stream, "_recv_callback", None) if self._stream else None
         if callback is None:  # not the stream we know: call the kernel's shell handler directly
             subshell_id = self._subshell_id
@@ -277,6 +292,19 @@ class ShellPump:
             result = callback(frames)
             if asyncio.iscoroutine(result):
                 asyncio.ensure_future(result, loop=loop)
+
+
+# Per shell thread: messages a pump read from the queue but did not handle (its wait was over).
+_backlogs: dict[int, collections.deque[list[Any]]] = {}
+
+
+def _settle_backlog(pump: ShellPump) -> None:
+    """Runs on the shell's loop once the waiting code has given it back: handle what the pumps of
+    that wait left, in order, as the kernel would have (comm messages now, reporting their status;
+    the rest queued behind whatever runs)."""
+    backlog = pump._backlog
+    while backlog:
+        pump._dispatch(backlog.popleft(), hold=False)
 
 
 def _loop_of(stream: Any) -> asyncio.AbstractEventLoop:

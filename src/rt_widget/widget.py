@@ -562,6 +562,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             w.send_text("What is the weather in Paris?")
             done = w.wait_for("response.done")
 
+        A wait stops handling messages once it has its event, so the next wait sees what comes
+        after; events that came in the same batch as its event are in :attr:`log` already.
+
         The same works in an async cell, and ``await w.wait_for_async(...)`` too. On a kernel
         where this is impossible (ipykernel 6, other kernels) it raises
         :class:`~rt_widget.waiting.WaitUnsupportedError` at once, saying what to do instead.
@@ -621,7 +624,7 @@ class RealtimeWidget(anywidget.AnyWidget):
                     if left <= 0:
                         raise TimeoutError(self._timeout_message(event_type, timeout, waiter))
                     if pump is not None:
-                        pump.pump(min(left, _PUMP_SLICE_S))
+                        pump.pump(min(left, _PUMP_SLICE_S), waiter.done.is_set)
                     else:
                         waiter.done.wait(left)
         finally:
@@ -897,10 +900,15 @@ class RealtimeWidget(anywidget.AnyWidget):
                     _log.exception("rt_widget: the tool dispatcher failed on %r", event.get("type"))
         elif source == "widget":
             self._note_widget_record(event)
-        try:
-            self.last_event = event
-        except Exception as exc:  # noqa: BLE001 - user code must not break the event path
-            self._handler_failed("an observer of last_event", exc, event)
+        if self._last_event_observed():
+            try:
+                self.last_event = event
+            except Exception as exc:  # noqa: BLE001 - user code must not break the event path
+                self._handler_failed("an observer of last_event", exc, event)
+        else:
+            # Nobody is notified, so skip traitlets' notification machinery: it was most of the
+            # kernel's per-record time (benchmarks/RESULTS.md). w.last_event reads the same.
+            self._trait_values["last_event"] = event
         if self._waiters:
             self._offer_to_waiters(event, source)
         handlers = self._handlers
@@ -911,6 +919,16 @@ class RealtimeWidget(anywidget.AnyWidget):
                 handler(event)
             except Exception as exc:  # noqa: BLE001 - user code must not break the event path
                 self._handler_failed(_name_of(handler), exc, event)
+
+    def _last_event_observed(self) -> bool:
+        """Whether assigning ``last_event`` notifies anything: an observer of it or of every
+        trait (``observe``, ``@observe``), or a legacy ``_last_event_changed`` method."""
+        notifiers = self._trait_notifiers
+        for name in ("last_event", traitlets.All):
+            by_type = notifiers.get(name)
+            if by_type and any(by_type.values()):
+                return True
+        return getattr(type(self), "_last_event_changed", None) is not None
 
     def _offer_to_waiters(self, event: Event, source: str) -> None:
         for waiter in self._waiters:

@@ -332,12 +332,12 @@ def test_wait_for_inside_a_running_cell_returns_instead_of_deadlocking(open_note
     figures["wait_for_in_cell_s"] = {"connect_and_session_created": round(connect_s, 2),
                                      "send_text_and_response_done": round(wait_s, 2)}  # fmt: skip
 
-    # A tool call runs while the cell waits, and a predicate picks the reply that quotes it.
+    # A tool call runs while the cell waits; waits follow one another in one cell.
     outputs = nb.add_and_run_cell(
         'w.send_text(\'get_weather {"city": "Oslo"}\')\n'
+        "tool = w.wait_for('widget.tool', timeout=30)\n"
         "said = w.wait_for('response.output_audio_transcript.done', timeout=30,\n"
         "                  predicate=lambda e: 'tool returned' in e['transcript'])\n"
-        "tool = w.log.of_type('widget.tool')[-1]['event']\n"
         "print(tool['name'], tool['status'], '|', said['transcript'])"
     )
     line = _text(outputs)

@@ -635,3 +635,50 @@ def test_burst_is_one_complete_valid_response_of_exactly_n_events() -> None:
         await h.wait_for("response.done", start=n + 500)
 
     scenario(body, TEXT)
+
+
+def test_paced_burst_sends_one_event_per_interval_as_the_active_response() -> None:
+    async def body(h: Harness) -> None:
+        n = len(h.sent)
+        t0 = time.monotonic()
+        assert h.conversation.burst(20, interval_ms=25) == 20
+        assert len(h.sent) == n + 1  # the first at once, the rest from a task
+        assert h.conversation.active_response_id is not None
+        with pytest.raises(RuntimeError):
+            h.conversation.burst(20)
+        done = await h.wait_for("response.done", start=n)
+        elapsed = time.monotonic() - t0
+        burst = h.sent[n:]
+        assert len(burst) == 20 and burst[-1] is done
+        assert burst[0]["type"] == "response.created"
+        text = "".join(e["delta"] for e in burst if e["type"] == "response.output_text.delta")
+        assert done["response"]["output"][0]["content"][0]["text"] == text == "0 1 2 3 4 5 6 7 8 9 10 "
+        # 18 steps after the first (the item's added and done pairs are one step each), 25 ms
+        # apart on a fixed schedule: never sooner (a lower bound never flakes).
+        assert elapsed >= 17 * 0.025
+        assert h.conversation.active_response_id is None
+        with pytest.raises(ValueError):
+            h.conversation.burst(20, interval_ms=-1)
+        with pytest.raises(ValueError):
+            h.conversation.burst(20, interval_ms=float("nan"))
+
+    scenario(body, TEXT)
+
+
+def test_a_paced_burst_can_be_cancelled_midway() -> None:
+    async def body(h: Harness) -> None:
+        n = len(h.sent)
+        h.conversation.burst(200, interval_ms=10)
+        await h.wait_for("response.output_text.delta", start=n)
+        await asyncio.sleep(0.05)
+        h.send({"type": "response.cancel"})
+        done = await h.wait_for("response.done", start=n)
+        assert done["response"]["status"] == "cancelled"
+        sent = [e["delta"] for e in h.sent[n:] if e["type"] == "response.output_text.delta"]
+        assert 0 < len(sent) < 191
+        assert done["response"]["output"][0]["content"][0]["text"] == "".join(sent)
+        count = len(h.sent)
+        await asyncio.sleep(0.1)
+        assert len(h.sent) == count  # the task is gone: nothing after response.done
+
+    scenario(body, TEXT)

@@ -377,9 +377,21 @@ def test_admin_over_http(emulator: Emulator, clients: Any) -> None:
             async with http.post(f"{admin}/calls/{c.call_id}/burst", json={"count": 300}) as r:
                 assert (await r.json())["count"] == 300
             await c.wait_for_count(301, timeout=20)
+            burst = f"{admin}/calls/{c.call_id}/burst"
+            for bad in ("fast", -5, True):
+                async with http.post(burst, json={"count": 20, "interval_ms": bad}) as r:
+                    assert r.status == 400, bad
+            t0 = time.monotonic()
+            async with http.post(burst, json={"count": 20, "interval_ms": 20}) as r:
+                assert (await r.json())["count"] == 20
+            async with http.post(burst, json={"count": 20}) as r:
+                assert r.status == 409  # the paced response is still in progress
+                assert_openai_error(await r.json(), "invalid_state")
+            await c.wait_for_count(321, timeout=20)
+            assert time.monotonic() - t0 >= 17 * 0.02  # paced, not at once
             async with http.get(f"{admin}/calls/{c.call_id}/events?start=1") as r:
                 events = (await r.json())["events"]
-            assert events == c.events[1:]
+            assert events == c.events[1:] and len(events) == 320
             async with http.delete(f"{admin}/faults") as r:
                 assert (await r.json()) == {"answer_fault": None}
 

@@ -101,3 +101,39 @@ def test_ingest_rate_through_a_real_kernel(kernel: KernelSession) -> None:
     print(
         f"\nkernel ingest over ZeroMQ: {EVENTS / elapsed:,.0f} events/s ({len(messages)} batches of {BATCH})"
     )
+
+
+def test_last_event_unobserved_then_observed(make_widget: Callable[..., Harness]) -> None:
+    """Unobserved, ``last_event`` is stored without traitlets' notification (the hot path's fast
+    path); an observer added later, of the trait or of every trait, is notified from then on,
+    and one removed again is not."""
+    h = make_widget()
+    w = h.widget
+    h.receive({"kind": "rt:events", "batch": 1, "records": [
+        {"source": "server", "t_browser_ms": 1.0, "event": delta(0)},
+        {"source": "server", "t_browser_ms": 2.0, "event": delta(1)},
+    ]})  # fmt: skip
+    assert w.last_event is w.log[-1]["event"]
+
+    seen: list[str] = []
+    every: list[str] = []
+
+    def one(change: Any) -> None:
+        seen.append(change["new"]["event_id"])
+
+    def all_traits(change: Any) -> None:
+        every.append(change["name"])
+
+    w.observe(one, "last_event")
+    w.observe(all_traits)
+    h.receive({"kind": "rt:events", "batch": 2, "records": [
+        {"source": "server", "t_browser_ms": 3.0, "event": delta(2)},
+    ]})  # fmt: skip
+    assert seen == ["event_2"] and every == ["last_event"]
+    w.unobserve(one, "last_event")
+    w.unobserve(all_traits)
+    h.receive({"kind": "rt:events", "batch": 3, "records": [
+        {"source": "server", "t_browser_ms": 4.0, "event": delta(3)},
+    ]})  # fmt: skip
+    assert seen == ["event_2"] and every == ["last_event"]
+    assert w.last_event["event_id"] == "event_3"

@@ -945,3 +945,46 @@ def test_the_widget_pins_its_messages_to_the_main_shell(kernel: Any, kernel_widg
         "      w.comm._reply_subshell_for({'method': 'custom', 'content': {'id': 'c1'}}, None))"
     )
     assert out.split() == ["None", "None"]
+
+
+@pytest.mark.timeout(120)
+def test_one_cell_can_wait_for_events_one_after_another(kernel: Any, kernel_widget: str) -> None:
+    """A wait stops handling messages once it has its event: the next wait in the same cell sees
+    what came after, even when it was already queued (two batches sent back to back)."""
+    timeline = Timeline(kernel)
+    cell = kernel.kc.execute(
+        "first = w.wait_for('response.created', timeout=30)\n"
+        "second = w.wait_for('response.done', timeout=30)\n"
+        "print(first['response']['id'], second['response']['id'])"
+    )
+    timeline.read_until(started(timeline, cell))
+    time.sleep(0.3)
+    kernel.comm_send(kernel_widget, batch(903, created("resp_seq")[1]))
+    kernel.comm_send(kernel_widget, batch(904, response_done("resp_seq")[1]))
+    timeline.read_until(lambda: timeline.idle(cell))
+    assert timeline.output(cell) == "resp_seq resp_seq\n"
+
+
+@pytest.mark.timeout(120)
+def test_messages_a_wait_left_unhandled_are_handled_when_the_cell_ends(
+    kernel: Any, kernel_widget: str
+) -> None:
+    timeline = Timeline(kernel)
+    before = int(kernel.run("print(len(w.log))"))
+    cell = kernel.kc.execute(
+        "w.wait_for('response.created', timeout=30)\nimport time\ntime.sleep(1)\n"
+        "print('during the cell:', len(w.log))"
+    )
+    timeline.read_until(started(timeline, cell))
+    time.sleep(0.3)
+    kernel.comm_send(kernel_widget, batch(905, created("resp_left")[1]))
+    kernel.comm_send(kernel_widget, batch(906, response_done("resp_left")[1]))
+
+    def acked() -> int:
+        return timeline.index("custom", where=lambda c: c == {"kind": "rt:ack", "batch": 906})
+
+    timeline.read_until(lambda: timeline.idle(cell) and acked() >= 0)
+    # The second batch waited (the cell was busy), then was handled, and acknowledged, after it.
+    assert timeline.output(cell) == f"during the cell: {before + 1}\n"
+    assert timeline.index("idle", cell) < acked()
+    assert int(kernel.run("print(len(w.log))")) == before + 2

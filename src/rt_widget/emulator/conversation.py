@@ -618,8 +618,11 @@ class Conversation:
         steps = self._burst_steps(a, count - envelope, paced=interval_ms > 0)
         if interval_ms > 0:
             self._active = a
-            a.task = asyncio.get_running_loop().create_task(
-                self._pace(steps, interval_ms / 1000), name=f"paced burst {rid}"
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            next(steps)  # the first event now
+            a.task = loop.create_task(
+                self._pace(steps, interval_ms / 1000, start), name=f"paced burst {rid}"
             )
         else:
             for _ in steps:
@@ -660,14 +663,19 @@ class Conversation:
         self._finish(a, "completed")
 
     @staticmethod
-    async def _pace(steps: Iterator[None], interval_s: float) -> None:
-        """Runs one step every ``interval_s``, on a fixed schedule (late steps do not shift it)."""
+    async def _pace(steps: Iterator[None], interval_s: float, start: float) -> None:
+        """Runs step n (the first was run at ``start``) at ``start + n * interval_s``, on the
+        loop's clock: a late step does not shift the ones after it."""
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        for n, _ in enumerate(steps, start=1):
+        done = object()
+        n = 0
+        while True:
+            n += 1
             delay = start + n * interval_s - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if next(steps, done) is done:
+                return
 
     # -- helpers -----------------------------------------------------------------------------------
 
