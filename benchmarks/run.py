@@ -31,7 +31,6 @@ from benchmarks import ROOT, report
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results.json"
-QUICK_OUT = HERE / "results-quick.json"
 
 
 class Plan:
@@ -54,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="small scale: keeps the harness working")
     parser.add_argument("--only", choices=("browser", "frames"), help="run one part")
-    parser.add_argument("--out", type=Path, help=f"default {DEFAULT_OUT.name} ({QUICK_OUT.name} with --quick)")
+    parser.add_argument("--out", type=Path,
+                        help=f"where to write the results (default {DEFAULT_OUT.name}; with --quick or "
+                             "--only, nowhere unless given)")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     args = parser.parse_args(argv)
     plan = Plan(args.quick)
-    out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
+    # A partial or small run never overwrites the full run's results.json unless asked to.
+    out = args.out or (None if args.quick or args.only else DEFAULT_OUT)
 
     started = time.monotonic()
     results: dict[str, Any] = {key: None for key in report.KEYS}
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["duration_s"] = round(time.monotonic() - started, 1)
     results["skipped"] = skipped
     results["targets"] = report.judge(results)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    if out is not None:
+        out.write_text(json.dumps(results, indent=2) + "\n")
 
     say("")
     say(report.table(results))
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{len(failed)} target(s) failed: {', '.join(failed)}" if failed else "every target met")
     if skipped:
         say(f"not measured in this run: {', '.join(skipped)}")
-    say(f"written {out} in {meta['duration_s']:.0f} s (load average now {_load_text()})")
+    where = f"written to {out}" if out else "not written (--out PATH to keep them)"
+    say(f"done in {meta['duration_s']:.0f} s, results {where}; load average now {_load_text()}")
     # Figures are noisy; a missed target is reported, not an error. Lost events are an error.
     return 0 if results.get("events_logged") == results.get("events_sent") else 1
 

@@ -8,6 +8,7 @@ from .eventlog import EventLog
 from .rest import RealtimeError, RealtimeServiceError
 
 if TYPE_CHECKING:
+    from .waiting import WaitUnsupportedError
     from .widget import CallStateError, FrontendNotReadyError, RealtimeWidget
 
 __all__ = [
@@ -17,10 +18,12 @@ __all__ = [
     "RealtimeError",
     "RealtimeServiceError",
     "RealtimeWidget",
+    "WaitUnsupportedError",
 ]
 __version__ = "0.1.0"
 
 _FROM_WIDGET = ("RealtimeWidget", "CallStateError", "FrontendNotReadyError")
+_FROM_WAITING = ("WaitUnsupportedError",)
 
 
 def __getattr__(name: str) -> Any:
@@ -30,8 +33,12 @@ def __getattr__(name: str) -> Any:
         from . import widget
 
         return getattr(widget, name)
+    if name in _FROM_WAITING:
+        from . import waiting
+
+        return getattr(waiting, name)
     raise AttributeError(f"module 'rt_widget' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_FROM_WIDGET])
+    return sorted([*globals(), *_FROM_WIDGET, *_FROM_WAITING])
