@@ -44,6 +44,15 @@ WIDGET_CELL = (
 )
 
 
+# A burst that makes no progress for this long has failed (lost events would never arrive).
+STALL_S = 30
+
+
+def burst_timeout(n: int) -> float:
+    """Generous: assumes only 400 events/s."""
+    return 30 + n / 400
+
+
 def now_ms() -> float:
     return time.time() * 1000.0
 
@@ -235,12 +244,19 @@ class Stack:
         t0 = now_ms()
         self.emu.burst(self.widget_call, n, interval_ms)
         deadline = time.monotonic() + timeout
+        last_len, last_change = mark, time.monotonic()
         # Poll gently: each poll is a request the kernel handles between the widget's messages.
-        while k.eval("_probe.done_count()") <= dones:
-            if time.monotonic() > deadline:
+        while True:
+            count, length = k.eval("(_probe.done_count(), len(w.log))")
+            if count > dones:
+                break
+            now = time.monotonic()
+            if length != last_len:
+                last_len, last_change = length, now
+            if now > deadline or now - last_change > STALL_S:
                 raise HarnessError(
-                    f"a burst of {n} did not reach the kernel within {timeout} s: "
-                    f"{k.eval('len(w.log)') - mark} records so far"
+                    f"a burst of {n} did not reach the kernel (in {timeout:.0f} s, or without "
+                    f"progress for {STALL_S} s): {length - mark} records so far"
                 )
             time.sleep(0.25)
         cpu1 = _cpu(proc)
@@ -340,7 +356,7 @@ def event_path(
     out: dict[str, Any] = {}
     widget_bursts: dict[int, list[Burst]] = {}
     for n, rounds in plan.items():
-        timeout = 60 + n / 200  # far beyond any plausible rate; a stall fails loudly
+        timeout = burst_timeout(n)
         bare: list[Burst] = []
         widget: list[Burst] = []
         for i in range(rounds):
@@ -449,7 +465,7 @@ def paced(stack: Stack, count: int, interval_ms: float) -> dict[str, Any]:
 def notebook_growth(stack: Stack, n: int) -> dict[str, Any]:
     """Bytes the saved notebook grows by when ``n`` events go through the connected widget."""
     before = len(_save(stack.nb))
-    burst = stack.widget_burst(n, 60 + n / 200)
+    burst = stack.widget_burst(n, burst_timeout(n))
     after = len(_save(stack.nb))
     stack.say(f"  notebook: {before:,} bytes saved before {n:,} events, {after:,} after")
     return {

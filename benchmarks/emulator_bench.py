@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.aiortc_client import RealtimeClient  # noqa: E402
 
 from rt_widget.emulator import Emulator  # noqa: E402
+from rt_widget.emulator.conversation import burst_delta  # noqa: E402
 
 KEY = {"Authorization": "Bearer sk-bench"}
 TEXT_SESSION = {"type": "realtime", "output_modalities": ["text"]}
@@ -183,7 +184,7 @@ async def burst_rate(base_url: str, count: int) -> tuple[float, float]:
         deltas = [
             e["delta"] for e in client.events[before:] if e["type"] == "response.output_text.delta"
         ]
-        assert deltas == [f"{i} " for i in range(len(deltas))], "lost or reordered events"
+        assert deltas == [burst_delta(i) for i in range(len(deltas))], "lost or reordered events"
         return count / elapsed, count / report["seconds"]
 
 

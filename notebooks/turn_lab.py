@@ -6,8 +6,8 @@ kind of peer the emulator itself is: it offers an audio track and the ``oai-even
 channel, posts the offer to ``/v1/realtime/calls`` with the session it wants, and then plays a
 prepared recording into its audio track in real time (20 ms frames), as a microphone would. Every
 data-channel message in both directions is logged with the caller's clock, so ``log.turns()``
-works on it unchanged. Several calls run at once, one per session to compare, so they all hear
-the same audio under the same conditions.
+works on it unchanged. There is one call per session to compare, a few at a time, and they all
+hear the same audio.
 
 The "user" is synthetic on purpose (see :func:`scripted_user`): buzzing syllables with the rhythm
 and loudness of speech, a cough, a quiet speaker, a steady room hum. The emulator's turn detection
@@ -106,7 +106,7 @@ def _syllables(rng: np.random.Generator, words: list[int], pauses: dict[int, flo
 
 
 def scripted_user(seed: int = 7) -> ScriptedUser:
-    """About 24 s of a user, the same every time for a given ``seed``:
+    """About 22 s of a user, the same every time for a given ``seed``:
 
     - **A**, a plain question at a normal voice (-20 dBFS);
     - a **cough** (-26 dBFS, a quarter of a second) while the assistant answers A;
@@ -146,9 +146,9 @@ def scripted_user(seed: int = 7) -> ScriptedUser:
         "650 ms pause mid-sentence",
     )
     end = place(
-        "C", "speech", end + 4.0, _syllables(rng, [2, 1, 2, 3], {}), -44.0, "a quiet speaker"
+        "C", "speech", end + 3.5, _syllables(rng, [2, 1, 2, 3], {}), -44.0, "a quiet speaker"
     )
-    total = end + 4.0
+    total = end + 3.0
 
     pcm = np.zeros(int(total * RATE))
     hum = np.convolve(rng.normal(size=pcm.size), np.ones(24) / 24, mode="same")  # dull, not hiss
@@ -310,8 +310,8 @@ async def _call(
             phase("answer_received", call_id=reply.headers["Location"].rsplit("/", 1)[-1])
             await pc.setRemoteDescription(RTCSessionDescription(reply.text, "answer"))
             await asyncio.wait_for(opened.wait(), 10)
-            # the user's recording, plus a few seconds for the last answer
-            await asyncio.sleep(user.duration_s + 3.0)
+            # the user's recording (which ends with 3 s of room hum for the last answer to start)
+            await asyncio.sleep(user.duration_s + 1.0)
             call_id = reply.headers["Location"].rsplit("/", 1)[-1]
             await http.post(
                 f"{base_url.rstrip('/')}/realtime/calls/{call_id}/hangup",
@@ -345,28 +345,43 @@ def run_calls(
     api_key: str = "turn-lab",
     push_to_talk: tuple[str, ...] = (),
     release_delay_s: float = 0.25,
+    at_once: int = 4,
 ) -> dict[str, Call]:
-    """One call per entry of ``sessions`` (name -> GA session fields), all at once, each hearing
-    ``user``; the calls named in ``push_to_talk`` run with turn detection off and the
-    push-to-talk button's events instead (press 200 ms before each speech segment, release
-    ``release_delay_s`` after it). Blocks until every call has ended (about the length of the
-    recording plus 5 s) and returns them by name.
+    """One call per entry of ``sessions`` (name -> GA session fields), each hearing ``user``;
+    the calls named in ``push_to_talk`` run with turn detection off and the push-to-talk
+    button's events instead (press 200 ms before each speech segment, release
+    ``release_delay_s`` after it). Blocks until every call has ended and returns them by name.
+
+    The calls run ``at_once`` at a time, each round taking about the length of the recording plus
+    a few seconds. A call costs this process about a tenth of a CPU core (Opus, SRTP and the
+    rest of WebRTC, in Python): four at once keep real time even on a busy 2-core machine, while
+    seven at once were measured falling hundreds of milliseconds behind there.
 
     The calls run on an event loop of their own in a separate thread, so this works the same in a
     notebook cell (which already has a running loop) and in a script.
     """
+    if at_once < 1:
+        raise ValueError(f"at_once must be at least 1, not {at_once}")
+    names = list(sessions)
 
-    async def all_calls() -> list[Call]:
+    async def one_round(round_names: list[str]) -> list[Call]:
         return await asyncio.gather(*(
-            _call(base_url, api_key, name, session, user, name in push_to_talk, release_delay_s)
-            for name, session in sessions.items()
+            _call(base_url, api_key, name, sessions[name], user, name in push_to_talk,
+                  release_delay_s)
+            for name in round_names
         ))  # fmt: skip
+
+    async def all_rounds() -> list[Call]:
+        done: list[Call] = []
+        for i in range(0, len(names), at_once):
+            done += await one_round(names[i : i + at_once])
+        return done
 
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["calls"] = asyncio.run(all_calls())
+            outcome["calls"] = asyncio.run(all_rounds())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = exc
 

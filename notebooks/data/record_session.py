@@ -228,8 +228,16 @@ def check(records: list[dict]) -> None:
     assert "ek_" not in text, "a client secret reached the log"
     types = [r["event"].get("type") for r in records]
     phases = {r["event"].get("phase") for r in records if r["event"].get("type") == "widget.phase"}
-    for phase in ("start", "secret_minted", "offer_created", "answer_received", "channel_open",
-                  "session_created", "closed", "hung_up"):
+    for phase in (
+        "start",
+        "secret_minted",
+        "offer_created",
+        "answer_received",
+        "channel_open",
+        "session_created",
+        "closed",
+        "hung_up",
+    ):
         assert phase in phases, f"no {phase} phase"
     roles = {r["event"].get("role") for r in records if r["event"].get("type") == "widget.sdp"}
     assert roles == {"offer", "answer"}, roles

@@ -77,9 +77,7 @@ def _run_cell(nb: Notebook, index: int, timeout: float = 120) -> list[dict]:
         "(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }", index
     )
     nb.command("notebook:run-cell")
-    handle = nb.page.wait_for_function(
-        _CELL_DONE_JS, arg=[nb.path, index], timeout=timeout * 1000
-    )
+    handle = nb.page.wait_for_function(_CELL_DONE_JS, arg=[nb.path, index], timeout=timeout * 1000)
     return handle.json_value()
 
 

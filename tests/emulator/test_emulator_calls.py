@@ -16,6 +16,7 @@ from support.emulator_clients import Clients, run
 from support.speech import speech_wav
 
 from rt_widget.emulator import Emulator
+from rt_widget.emulator.conversation import burst_delta
 from rt_widget.emulator.sctp_bundling import MAX_CWND, BundlingSctpTransport, adopt
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
@@ -258,7 +259,8 @@ def test_a_burst_arrives_complete_and_in_order(emulator: Emulator, clients: Clie
             burst = c.events[1:]
             assert burst[0]["type"] == "response.created" and burst[-1]["type"] == "response.done"
             deltas = [e["delta"] for e in burst if e["type"] == "response.output_text.delta"]
-            assert deltas == [f"{i} " for i in range(len(deltas))]  # nothing lost or reordered
+            # nothing lost or reordered
+            assert deltas == [burst_delta(i) for i in range(len(deltas))] and len(deltas) == 2991
 
     run(go())
 

@@ -652,7 +652,7 @@ def test_paced_burst_sends_one_event_per_interval_as_the_active_response() -> No
         assert len(burst) == 20 and burst[-1] is done
         assert burst[0]["type"] == "response.created"
         text = "".join(e["delta"] for e in burst if e["type"] == "response.output_text.delta")
-        assert done["response"]["output"][0]["content"][0]["text"] == text == "0 1 2 3 4 5 6 7 8 9 10 "
+        assert done["response"]["output"][0]["content"][0]["text"] == text == "000102030405060708090A"
         # 18 steps after the first (the item's added and done pairs are one step each), 25 ms
         # apart on a fixed schedule: never sooner (a lower bound never flakes).
         assert elapsed >= 17 * 0.025

@@ -89,8 +89,10 @@ def test_the_call_connected_with_these_descriptions(live_call):
     assert {"ice_connected", "ice_completed"} & set(phases), phases
     for phase in ("offer_created", "answer_received", "pc_connected", "channel_open"):
         assert phase in phases, phases
-    assert phases.index("offer_created") < phases.index("answer_received") < phases.index(
-        "channel_open"
+    assert (
+        phases.index("offer_created")
+        < phases.index("answer_received")
+        < phases.index("channel_open")
     )
 
 
@@ -107,7 +109,8 @@ def test_opus_in_the_audio_sections(offer, answer):
     opus = [c for c in offered.codecs if (c.name or "").lower() == "opus"]
     assert len(opus) == 1, offered.codecs
     assert (opus[0].clock_rate, opus[0].channels) == (48_000, 2)
-    assert opus[0].fmtp.get("useinbandfec") == "1"  # Chromium asks for Opus's forward error correction
+    # Chromium asks for Opus's in-band forward error correction
+    assert opus[0].fmtp.get("useinbandfec") == "1"
     assert offered.codecs[0] is opus[0], "Chromium prefers Opus: it is listed first"
     assert offered.rtcp_mux
 
@@ -125,7 +128,9 @@ def test_the_data_channel_section(offer, answer):
         data = desc.media[1]
         assert data.is_data_channel and not data.is_rtp
         assert (data.kind, data.protocol, data.formats) == (
-            "application", "UDP/DTLS/SCTP", ["webrtc-datachannel"]
+            "application",
+            "UDP/DTLS/SCTP",
+            ["webrtc-datachannel"],
         )
         assert data.sctp_port == 5000
         assert data.max_message_size == 262_144  # the 256 KiB limit on one event
@@ -182,7 +187,5 @@ def test_dtls_roles_fit_together(offer, answer):
         assert "sha-256" in algorithms
         value = next(f.value for f in desc.media[0].fingerprints if f.algorithm == "sha-256")
         assert len(value.split(":")) == 32  # 256 bits, colon-separated bytes
-    fingerprints = [
-        {f.value for f in desc.media[0].fingerprints} for desc in (offer, answer)
-    ]
+    fingerprints = [{f.value for f in desc.media[0].fingerprints} for desc in (offer, answer)]
     assert not fingerprints[0] & fingerprints[1], "each side has its own certificate"
