@@ -42,6 +42,13 @@ WIDGET_CELL = (
     "w = RealtimeWidget(base_url={base_url!r}, session={session!r})\n"
     "w"
 )
+# With --frontend: the same widget with another build of the front end (an A/B comparison).
+FRONTEND_CELL = (
+    "import pathlib\n"
+    "from rt_widget import RealtimeWidget as _Packaged\n"
+    "class RealtimeWidget(_Packaged):\n"
+    "    _esm = pathlib.Path({frontend!r})\n"
+)
 
 
 # A burst that makes no progress for this long has failed (lost events would never arrive).
@@ -76,8 +83,9 @@ class Burst:
 class Stack:
     """Emulator, JupyterLab, Chromium, the widget's notebook and the bare page, for one run."""
 
-    def __init__(self, log: Callable[[str], None] = print) -> None:
+    def __init__(self, log: Callable[[str], None] = print, frontend: Path | None = None) -> None:
         self.say = log
+        self.frontend = frontend
         self._exit = ExitStack()
         self.emu: Emulator
         self.nb: Notebook
@@ -126,7 +134,10 @@ class Stack:
 
         context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 900})
         self._exit.callback(context.close)
-        name = Notebook.write(lab, [WIDGET_CELL.format(base_url=self.emu.base_url, session=SESSION)])
+        cell = WIDGET_CELL.format(base_url=self.emu.base_url, session=SESSION)
+        if self.frontend is not None:
+            cell = FRONTEND_CELL.format(frontend=str(self.frontend.resolve())) + cell.split("\n", 1)[1]
+        name = Notebook.write(lab, [cell])
         self.nb = Notebook(lab, context.new_page(), name).open()
         self._exit.callback(self.nb.close)
         self.nb.run_all()

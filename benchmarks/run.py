@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"where to write the results (default {DEFAULT_OUT.name}; with --quick or "
                              "--only, nowhere unless given)")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    parser.add_argument("--frontend", type=Path, metavar="WIDGET_JS",
+                        help="measure another build of the front end (a bundled widget.js)")  # fmt: skip
     args = parser.parse_args(argv)
     plan = Plan(args.quick)
     # A partial or small run never overwrites the full run's results.json unless asked to.
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{meta['cpus']} CPUs, load average {_load_text()}")  # fmt: skip
 
     if args.only in (None, "browser"):
-        results.update(browser_figures(plan, results["detail"], meta))
+        results.update(browser_figures(plan, results["detail"], meta, args.frontend))
     else:
         skipped += [k for k in report.KEYS if not k.startswith("frames_")]
     if args.only in (None, "frames"):
@@ -105,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if results.get("events_logged") == results.get("events_sent") else 1
 
 
-def browser_figures(plan: Plan, detail: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def browser_figures(
+    plan: Plan, detail: dict[str, Any], meta: dict[str, Any], frontend: Path | None = None
+) -> dict[str, Any]:
     from benchmarks import browser_bench as bb
 
     out: dict[str, Any] = {}
     t = time.monotonic()
-    with bb.Stack(log=say) as stack:
+    meta["frontend"] = str(frontend) if frontend else "the package's (src/rt_widget/static/widget.js)"
+    with bb.Stack(log=say, frontend=frontend) as stack:
         meta["versions"]["chromium"] = stack.browser_version
         say(f"up in {time.monotonic() - t:.0f} s: emulator, JupyterLab, Chromium, widget, bare page")
 
