@@ -51,6 +51,8 @@ FRONTEND_CELL = (
 )
 
 
+# After a call opens, its first moments are busy (stats, state, audio starting): let them pass.
+SETTLE_S = 1.0
 # A burst that makes no progress for this long has failed (lost events would never arrive).
 STALL_S = 30
 
@@ -169,8 +171,9 @@ class Stack:
         d = self.driven
         since = d.log_len()
         d.click("connect")
-        d.wait_state("connected")
-        # The call counts as set up once the page has logged channel_open.
+        # Wait in the page, not by polling the kernel: a poll is a request the kernel serves
+        # between the widget's messages, among them the secret it mints for this call.
+        d.expect_state_shown("connected")
         d.wait(
             f"any(r['event'].get('phase') == 'channel_open' for r in w.log[{since}:] "
             "if r['event'].get('type') == 'widget.phase')",
@@ -181,6 +184,7 @@ class Stack:
 
     def widget_disconnect(self) -> None:
         self.driven.click("disconnect")
+        self.driven.expect_state_shown(("closed", "failed"))
         self.driven.wait_state(("closed", "failed"))
         self._wait_call_gone(self.widget_call)
         self.widget_call = None
@@ -203,6 +207,23 @@ class Stack:
         self._wait_call_gone(self.bare_call)
         self.bare_call = None
 
+    def only(self, which: str) -> None:
+        """Have exactly one call up, the widget's or the bare page's: the other call's audio
+        (encoded, sent, decoded, played, metered; ~0.2-0.3 s of CPU per second here) would
+        otherwise weigh on every figure of this one."""
+        if which == "widget":
+            if self.bare_call:
+                self.bare_disconnect()
+            if not self.widget_call:
+                self.widget_connect()
+                time.sleep(SETTLE_S)
+        else:
+            if self.widget_call:
+                self.widget_disconnect()
+            if not self.bare_call:
+                self.bare_connect()
+                time.sleep(SETTLE_S)
+
     def _wait_call_gone(self, call_id: str | None, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while call_id in self.emu.calls:
@@ -223,6 +244,7 @@ class Stack:
 
     # -- bursts -----------------------------------------------------------------------------------
     def bare_burst(self, n: int, timeout: float) -> Burst:
+        self.only("bare")
         assert self.bare_call
         self.sent_since_last_check(self.bare_call)  # skip what came before
         self.bare.evaluate("bench.reset()")
@@ -244,6 +266,7 @@ class Stack:
     def widget_burst(self, n: int, timeout: float, interval_ms: float = 0.0) -> Burst:
         """A burst into the connected widget, timed to the kernel's publication of its last
         event; the kernel's CPU time and RSS around it; every event checked by id and order."""
+        self.only("widget")
         assert self.widget_call
         k = self.kernel
         self.sent_since_last_check(self.widget_call)
@@ -254,6 +277,9 @@ class Stack:
         rss0, cpu0 = proc.memory_info().rss, _cpu(proc)
         t0 = now_ms()
         self.emu.burst(self.widget_call, n, interval_ms)
+        # Polls are requests the kernel serves between the widget's messages: none while paced
+        # events are expected, few during a burst (the kernel stamps the end itself).
+        time.sleep(n * interval_ms / 1000)
         deadline = time.monotonic() + timeout
         last_len, last_change = mark, time.monotonic()
         # Poll gently: each poll is a request the kernel handles between the widget's messages.
@@ -269,7 +295,7 @@ class Stack:
                     f"a burst of {n} did not reach the kernel (in {timeout:.0f} s, or without "
                     f"progress for {STALL_S} s): {length - mark} records so far"
                 )
-            time.sleep(0.25)
+            time.sleep(0.5)
         cpu1 = _cpu(proc)
         t_done, end = k.eval("_probe.DONE[-1]")
         k.run("_probe.collect()")
@@ -371,6 +397,7 @@ def event_path(
         bare: list[Burst] = []
         widget: list[Burst] = []
         for i in range(rounds):
+            # ABBA: alternate which goes first, with one switch of call per round
             order = ("bare", "widget") if i % 2 == 0 else ("widget", "bare")
             for which in order:
                 if which == "bare":

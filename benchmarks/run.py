@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"where to write the results (default {DEFAULT_OUT.name}; with --quick or "
                              "--only, nowhere unless given)")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    parser.add_argument("--profile", action="store_true",
+                        help="then profile a 10k burst: CPU per process, the page's JS, the kernel")
     parser.add_argument("--frontend", type=Path, metavar="WIDGET_JS",
                         help="measure another build of the front end (a bundled widget.js)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{meta['cpus']} CPUs, load average {_load_text()}")  # fmt: skip
 
     if args.only in (None, "browser"):
-        results.update(browser_figures(plan, results["detail"], meta, args.frontend))
+        results.update(browser_figures(plan, results, meta, args.frontend, args.profile))
     else:
         skipped += [k for k in report.KEYS if not k.startswith("frames_")]
     if args.only in (None, "frames"):
@@ -108,10 +110,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def browser_figures(
-    plan: Plan, detail: dict[str, Any], meta: dict[str, Any], frontend: Path | None = None
+    plan: Plan,
+    results: dict[str, Any],
+    meta: dict[str, Any],
+    frontend: Path | None = None,
+    profile: bool = False,
 ) -> dict[str, Any]:
     from benchmarks import browser_bench as bb
 
+    detail = results["detail"]
     out: dict[str, Any] = {}
     t = time.monotonic()
     meta["frontend"] = str(frontend) if frontend else "the package's (src/rt_widget/static/widget.js)"
@@ -123,8 +130,6 @@ def browser_figures(
         detail["setup"] = setup.pop("detail")
         out.update(setup)
 
-        stack.bare_connect()
-        stack.widget_connect()
         bursts, widget_bursts = bb.event_path(stack, plan.bursts)
         out["bursts"] = bursts
         sizes = sorted(bursts, key=int)
@@ -155,6 +160,11 @@ def browser_figures(
         for extra in ("paced_ok", "notebook_events_ok"):
             if not out.pop(extra):
                 raise RuntimeError(f"{extra}: events were lost or reordered")
+        if profile:
+            from benchmarks.profile import profile_burst
+
+            say("profile of a 10k burst into the widget:")
+            results["profile"] = profile_burst(stack)
     say(f"browser figures in {time.monotonic() - t:.0f} s")
     return out
 

@@ -395,7 +395,7 @@ def run_calls(
 
 # -- an emulator of its own -----------------------------------------------------------------------
 @contextlib.contextmanager
-def emulator_process(voice: str = "pattern", timeout: float = 20.0) -> Iterator[str]:
+def emulator_process(voice: str = "pattern", timeout: float = 60.0) -> Iterator[str]:
     """``python -m rt_widget.emulator`` in a process of its own, on a free port; yields its base
     URL and stops it on exit.
 

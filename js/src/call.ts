@@ -194,8 +194,12 @@ export class Call {
     // The first failure fails the call; finish() then releases a microphone that opens late.
     const [minted, mic] = await Promise.all([minting, opening, offering]);
     this.throwIfFinished();
-    await sender.replaceTrack(mic.getAudioTracks()[0]!);
-    this.throwIfFinished();
+    // The track joins the offer's transceiver while the offer travels (media flows only once ICE
+    // has connected); a failure is kept for later rather than left unhandled meanwhile.
+    const attaching = sender.replaceTrack(mic.getAudioTracks()[0]!).then(
+      () => null,
+      (error: unknown) => error,
+    );
 
     // The offer goes out with whatever ICE candidates were gathered meanwhile (maybe none), as
     // in OpenAI's own WebRTC example: the service is an ICE-lite peer, which only answers the
@@ -203,27 +207,17 @@ export class Call {
     // address from those checks (a peer-reflexive candidate). Waiting for gathering to complete
     // cost 120-180 ms of every call setup here (benchmarks/RESULTS.md).
     const offerSdp = pc.localDescription?.sdp ?? "";
-    hooks.sdp("offer", offerSdp);
-
-    let answer: Answer;
-    if (minted) {
-      let secret = minted;
-      if (secretIsStale(secret, Date.now())) {
-        // The mic prompt outlasted the secret; a fresh one is cheap.
-        hooks.phase("secret_requested", { reason: "expired" });
-        secret = await mintClientSecret(invoke, signal);
-        hooks.phase("secret_received");
-      }
-      answer = await postOfferWithSecret(secret, offerSdp, signal, this.options.fetch);
-    } else {
-      answer = await relayOffer(invoke, offerSdp, signal);
-    }
+    const answering = this.exchange(minted, offerSdp);
+    hooks.sdp("offer", offerSdp); // recorded while the offer is on its way
+    const answer = await answering;
+    const attachFailure = await attaching;
+    if (attachFailure !== null) throw attachFailure;
     this.throwIfFinished();
     this.callId = answer.callId;
+    const applying = pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     hooks.phase("answer_received");
     hooks.sdp("answer", answer.sdp);
-
-    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    await applying;
     this.throwIfFinished();
     hooks.phase("remote_description_set");
     this.openTimer = setTimeout(() => {
@@ -234,6 +228,21 @@ export class Call {
       );
       this.finish("failed", problem.message, problem);
     }, CHANNEL_OPEN_TIMEOUT_MS);
+  }
+
+  /** Posts the offer (with the secret, minting a fresh one if it went stale) or has the kernel relay it. */
+  private async exchange(minted: ClientSecret | null, offerSdp: string): Promise<Answer> {
+    const { hooks, invoke } = this.options;
+    const signal = this.abort.signal;
+    if (!minted) return relayOffer(invoke, offerSdp, signal);
+    let secret = minted;
+    if (secretIsStale(secret, Date.now())) {
+      // The mic prompt outlasted the secret; a fresh one is cheap.
+      hooks.phase("secret_requested", { reason: "expired" });
+      secret = await mintClientSecret(invoke, signal);
+      hooks.phase("secret_received");
+    }
+    return postOfferWithSecret(secret, offerSdp, signal, this.options.fetch);
   }
 
   private async getMicrophone(deviceId: string | null): Promise<MediaStream> {

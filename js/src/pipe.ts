@@ -23,13 +23,8 @@ interface Queued {
   chars: number;
 }
 
-// Large batches make a burst cost few round trips: each comm message also costs the kernel's
-// busy/idle status messages and the page's handling of them, and a burst's rate into the kernel
-// grew about 1.4-fold from 512 KiB (~2,000 events) to these caps (benchmarks/RESULTS.md). A
-// message must stay under the Jupyter server's WebSocket limit (Tornado's 10 MiB): 2 Mi UTF-16
-// characters are at most 6 MiB of UTF-8.
-export const DEFAULT_MAX_BATCH_CHARS = 2 * 1024 * 1024;
-export const DEFAULT_MAX_BATCH_RECORDS = 10_000;
+export const DEFAULT_MAX_BATCH_CHARS = 512 * 1024;
+export const DEFAULT_MAX_BATCH_RECORDS = 4000;
 
 export class EventPipe {
   private readonly queue: Queued[] = [];

@@ -152,7 +152,7 @@ def _check_the_run(nb: Notebook, cells: list[Any], outputs: dict[int, list[dict]
     assert "completed: You said: What is WebRTC, in one sentence?" in output_of(
         'w.send_text("What is WebRTC'
     )
-    assert "Using your call:" in output_of("def call_log(w)")
+    assert "Using your call:" in output_of("def call_log(w")
     # The handler saw the second answer, and stopped collecting once removed (exercise 4).
     assert "You said: Say hello in three languages." in output_of("@w.on(")
     assert "answers before: 1, after: 1" in output_of('w.off("response.done", remember)')

@@ -50,6 +50,11 @@ def live_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 d.click("connect")
                 d.wait_state("connected")
                 d.wait_event("session.created")
+                # The peer connection's own "connected" can be reported after the first event.
+                d.wait(
+                    "{'pc_connected'} <= {r['event'].get('phase') for r in w.log}",
+                    what="the pc_connected phase",
+                )
                 call = {
                     "offer": d.ev("w.sdp_offer"),
                     "answer": d.ev("w.sdp_answer"),
