@@ -396,8 +396,8 @@ def test_two_views_of_one_widget_make_one_call(open_notebook):
 
 
 # -- errors the user sees --------------------------------------------------------------------------
-GOOD_KEY = "sk-e2e-accepted-key-0123456789abcdef"
-BAD_KEY = "sk-e2e-rejected-key-fedcba9876543210"
+GOOD_KEY = "sk-e2e-good-key"
+BAD_KEY = "sk-e2e-bad-key"
 
 
 def test_bad_api_key_shows_an_error_in_the_panel_and_in_w_error(open_notebook):

@@ -11,8 +11,8 @@ import pytest
 
 from rt_widget.rest import RestClient
 
-API_KEY = "sk-proj-unitTESTkey0123456789abcdefSECRET"
-CLIENT_SECRET = "ek_unitTESTclientSecret0123456789"
+API_KEY = "sk-proj-unitTESTkey"
+CLIENT_SECRET = "ek_unitTESTsecret"
 BASE_URL = "https://realtime.test/v1"
 ANSWER_SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 CALL_ID = "rtc_unit123"
