@@ -71,7 +71,7 @@ def test_rest_client_mints_relays_and_hangs_up(emulator: Any, browser_offer: str
 def test_a_wrong_key_is_a_clear_401() -> None:
     with (
         Emulator(api_key="sk-the-right-key") as emu,
-        RestClient(emu.base_url, "sk-the-wrong-key-0123456789") as client,
+        RestClient(emu.base_url, "sk-the-wrong-key") as client,
         pytest.raises(RealtimeServiceError) as caught,
     ):
         client.mint_client_secret(SESSION)
