@@ -38,8 +38,8 @@ class BarePageServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/"
 
     def start(self) -> BarePageServer:
         self._thread.start()
@@ -71,13 +71,13 @@ class BarePageServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a browser gets from any real server
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:  # http.server's name for it
                 if self.path.split("?")[0] in ("/", "/index.html"):
                     self._reply(200, "text/html; charset=utf-8", server._html)
                 else:
                     self._reply(404, "text/plain", b"not found")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
@@ -99,7 +99,7 @@ class BarePageServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet
 
         return Handler

@@ -13,6 +13,7 @@ and this process use ``time.time()``; all are the same machine's clock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import shutil
@@ -23,16 +24,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import psutil
 
 from benchmarks import ROOT, use_test_harness
-from rt_widget.emulator import Emulator
+from rt_widget.emulator import ApiError, Emulator
 
 use_test_harness()
-from e2e.driver import Driven  # noqa: E402 - the e2e harness lives under tests/
+from e2e.driver import Driven  # noqa: E402 (the e2e harness lives under tests/)
 from e2e.harness import CHROMIUM_ARGS, HarnessError, LabServer, Notebook  # noqa: E402
 
 # No server VAD: the fake microphone's beep must not start responses during a burst.
@@ -100,7 +101,7 @@ class Stack:
         self._cursor: dict[str, int] = {}  # call id -> events of it already checked
 
     # -- up and down --------------------------------------------------------------------------------
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         try:
             self._start()
         except BaseException:
@@ -134,11 +135,15 @@ class Stack:
         self._exit.callback(browser.close)
         self.browser_version = browser.version
 
-        context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            permissions=["microphone"], viewport={"width": 1280, "height": 900}
+        )
         self._exit.callback(context.close)
         cell = WIDGET_CELL.format(base_url=self.emu.base_url, session=SESSION)
         if self.frontend is not None:
-            cell = FRONTEND_CELL.format(frontend=str(self.frontend.resolve())) + cell.split("\n", 1)[1]
+            cell = (
+                FRONTEND_CELL.format(frontend=str(self.frontend.resolve())) + cell.split("\n", 1)[1]
+            )
         name = Notebook.write(lab, [cell])
         self.nb = Notebook(lab, context.new_page(), name).open()
         self._exit.callback(self.nb.close)
@@ -200,18 +205,21 @@ class Stack:
     def bare_disconnect(self) -> None:
         self.bare.evaluate("bench.hangup()")
         if self.bare_call:
-            try:
+            with contextlib.suppress(ApiError):  # already gone: the peer connection closed first
                 self.emu.hangup(self.bare_call)
-            except Exception:  # noqa: BLE001 - already gone: the peer connection closed first
-                pass
         self._wait_call_gone(self.bare_call)
         self.bare_call = None
 
-    def only(self, which: str) -> None:
-        """Have exactly one call up, the widget's or the bare page's: the other call's audio
-        (encoded, sent, decoded, played, metered; ~0.2-0.3 s of CPU per second here) would
-        otherwise weigh on every figure of this one."""
-        if which == "widget":
+    def only(self, which: str | None) -> None:
+        """Have exactly one call up, the widget's or the bare page's (None: neither): the other
+        call's audio (encoded, sent, decoded, played, metered; ~0.2-0.3 s of CPU per second
+        here) would otherwise weigh on every figure of this one."""
+        if which is None:
+            if self.widget_call:
+                self.widget_disconnect()
+            if self.bare_call:
+                self.bare_disconnect()
+        elif which == "widget":
             if self.bare_call:
                 self.bare_disconnect()
             if not self.widget_call:
@@ -252,7 +260,9 @@ class Stack:
         self.emu.burst(self.bare_call, n)
         self.bare.wait_for_function(f"bench.received >= {n}", polling=50, timeout=timeout * 1000)
         time.sleep(0.05)  # anything beyond n would be a duplicate: give it a moment to show
-        state = self.bare.evaluate("({received: bench.received, first: bench.firstT, last: bench.lastT})")
+        state = self.bare.evaluate(
+            "({received: bench.received, first: bench.firstT, last: bench.lastT})"
+        )
         sent = self.sent_since_last_check(self.bare_call)
         return Burst(
             n=n,
@@ -333,8 +343,9 @@ def call_setup(stack: Stack, rounds: int) -> dict[str, Any]:
     widget: list[float] = []
     bare: list[float] = []
     bare_marks: list[dict[str, float]] = []
+    stack.only(None)
     for i in range(rounds + 1):
-        for which in (("widget", "bare") if i % 2 else ("bare", "widget")):
+        for which in ("widget", "bare") if i % 2 else ("bare", "widget"):
             if which == "widget":
                 ms = stack.widget_connect()
                 stack.widget_disconnect()
@@ -348,7 +359,9 @@ def call_setup(stack: Stack, rounds: int) -> dict[str, Any]:
                     bare_marks.append(result["marks"])
     phases = _widget_phase_medians(stack)
     w, b = statistics.median(widget), statistics.median(bare)
-    stack.say(f"  setup: widget median {w:.0f} ms {_spread(widget)}, bare median {b:.0f} ms {_spread(bare)}")
+    stack.say(
+        f"  setup: widget median {w:.0f} ms {_spread(widget)}, bare median {b:.0f} ms {_spread(bare)}"
+    )
     return {
         "setup_widget_ms": round(w, 1),
         "setup_bare_ms": round(b, 1),
@@ -385,9 +398,7 @@ def _widget_phase_medians(stack: Stack) -> dict[str, float]:
     return dict(sorted(medians.items(), key=lambda kv: kv[1]))
 
 
-def event_path(
-    stack: Stack, plan: dict[int, int]
-) -> tuple[dict[str, Any], dict[int, list[Burst]]]:
+def event_path(stack: Stack, plan: dict[int, int]) -> tuple[dict[str, Any], dict[int, list[Burst]]]:
     """Bursts of each size (``plan``: size -> rounds) into the bare page and the widget: the
     summary per size, and the widget's bursts."""
     out: dict[str, Any] = {}
@@ -432,9 +443,7 @@ def _burst_summary(n: int, bare: list[Burst], widget: list[Burst]) -> dict[str, 
         "detail": {
             "kernel_events_per_s": [round(b.per_s) for b in widget],
             "page_events_per_s": [round(b.per_s) for b in bare],
-            "widget_page_events_per_s": [
-                round(n / b.extra["page_last_receipt_s"]) for b in widget
-            ],
+            "widget_page_events_per_s": [round(n / b.extra["page_last_receipt_s"]) for b in widget],
             "kernel_cpu_s": [round(b.extra["kernel_cpu_s"], 3) for b in widget],
             "kernel_rss_growth_mb": [
                 round(b.extra["kernel_rss_growth_bytes"] / 2**20, 1) for b in widget
@@ -473,11 +482,13 @@ def paced(stack: Stack, count: int, interval_ms: float) -> dict[str, Any]:
     """``count`` events, one every ``interval_ms``, into the widget: browser receipt -> the
     kernel's ``last_event`` (stamped by an observer)."""
     k = stack.kernel
+    stack.only("widget")
     k.run("_probe.paced_start(w)")
     try:
         burst = stack.widget_burst(count, 30 + count * interval_ms / 1000, interval_ms)
     finally:
-        latencies = k.eval("_probe.paced_stop(w)")
+        k.run("_probe.paced_stop(w)")
+    latencies = k.eval("_probe.paced_latencies(w, {}, {})".format(*burst.extra["log_range"]))
     if not burst.ok or len(latencies) != count:
         raise HarnessError(f"paced: {len(latencies)} of {count} events stamped; {burst}")
     ordered = sorted(latencies)
@@ -528,4 +539,3 @@ def _percentile(ordered: list[float], p: float) -> float:
 
 def _spread(values: list[float]) -> str:
     return f"(min {min(values):.0f}, max {max(values):.0f}, n={len(values)})"
-

@@ -52,8 +52,12 @@ def burst_records(w: Any, start: int, end: int) -> dict[str, Any]:
         last = record["t_browser_ms"]
         if first is None:
             first = last
-    return {"count": count, "ids_sha1": digest.hexdigest(), "first_t_browser_ms": first,
-            "last_t_browser_ms": last}
+    return {
+        "count": count,
+        "ids_sha1": digest.hexdigest(),
+        "first_t_browser_ms": first,
+        "last_t_browser_ms": last,
+    }
 
 
 def collect() -> None:
@@ -88,23 +92,30 @@ def paced_start(w: Any) -> None:
     _PACED.clear()
     log = w.log
 
-    def stamp(change: Any, _now: Any = time.time, _log: Any = log, _add: Any = _PACED.append) -> None:
+    def stamp(
+        change: Any, _now: Any = time.time, _log: Any = log, _add: Any = _PACED.append
+    ) -> None:
         _add((len(_log) - 1, _now() * 1000.0))
 
     _observer = stamp
     w.observe(stamp, "last_event")
 
 
-def paced_stop(w: Any) -> list[float]:
-    """Stop stamping; the latency (kernel stamp - browser receipt, ms) of each server event."""
+def paced_stop(w: Any) -> None:
+    """Stop stamping."""
     global _observer
     if _observer is not None:
         w.unobserve(_observer, "last_event")
         _observer = None
+
+
+def paced_latencies(w: Any, start: int, end: int) -> list[float]:
+    """The latency (kernel stamp - browser receipt, ms) of each server event in
+    ``w.log[start:end]`` that was stamped; forgets the stamps."""
     latencies = []
     for index, t_kernel in _PACED:
         record = w.log[index]
-        if record["source"] == "server" and record["t_browser_ms"] is not None:
+        if start <= index < end and record["source"] == "server":
             latencies.append(round(t_kernel - record["t_browser_ms"], 3))
     _PACED.clear()
     return latencies

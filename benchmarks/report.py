@@ -83,7 +83,11 @@ def judge(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _row(key: str, value: Any, scope: Mapping[str, Any]) -> dict[str, Any]:
     target = TARGETS.get(key)
-    return {"value": value, "target": target.text if target else "", "verdict": verdict(key, value, scope)}
+    return {
+        "value": value,
+        "target": target.text if target else "",
+        "verdict": verdict(key, value, scope),
+    }
 
 
 def _size_label(n: int) -> str:
@@ -109,7 +113,9 @@ def _fmt(value: Any) -> str:
 def table(results: Mapping[str, Any], markdown: bool = False) -> str:
     """The figures with their targets and PASS/FAIL, as text (or a Markdown table)."""
     judged = results.get("targets") or judge(results)
-    rows = [(name, _fmt(row["value"]), row["target"], row["verdict"]) for name, row in judged.items()]
+    rows = [
+        (name, _fmt(row["value"]), row["target"], row["verdict"]) for name, row in judged.items()
+    ]
     if markdown:
         lines = ["| figure | value | target | |", "|---|--:|---|---|"]
         lines += [f"| `{a}` | {b} | {c} | {d} |" for a, b, c, d in rows]

@@ -51,14 +51,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1],
     )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="small scale: keeps the harness working")
+    parser.add_argument(
+        "--quick", action="store_true", help="small scale: keeps the harness working"
+    )
     parser.add_argument("--only", choices=("browser", "frames"), help="run one part")
     parser.add_argument("--out", type=Path,
                         help=f"where to write the results (default {DEFAULT_OUT.name}; with --quick or "
                              "--only, nowhere unless given)")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
-    parser.add_argument("--profile", action="store_true",
-                        help="then profile a 10k burst: CPU per process, the page's JS, the kernel")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then profile a 10k burst: CPU per process, the page's JS, the kernel",
+    )
     parser.add_argument("--frontend", type=Path, metavar="WIDGET_JS",
                         help="measure another build of the front end (a bundled widget.js)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -121,10 +126,14 @@ def browser_figures(
     detail = results["detail"]
     out: dict[str, Any] = {}
     t = time.monotonic()
-    meta["frontend"] = str(frontend) if frontend else "the package's (src/rt_widget/static/widget.js)"
+    meta["frontend"] = (
+        str(frontend) if frontend else "the package's (src/rt_widget/static/widget.js)"
+    )
     with bb.Stack(log=say, frontend=frontend) as stack:
         meta["versions"]["chromium"] = stack.browser_version
-        say(f"up in {time.monotonic() - t:.0f} s: emulator, JupyterLab, Chromium, widget, bare page")
+        say(
+            f"up in {time.monotonic() - t:.0f} s: emulator, JupyterLab, Chromium, widget, bare page"
+        )
 
         setup = bb.call_setup(stack, plan.setup_rounds)
         detail["setup"] = setup.pop("detail")
@@ -192,7 +201,7 @@ def frame_figures(plan: Plan, detail: dict[str, Any]) -> dict[str, Any]:
 
 # -- the machine ---------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for package in ("rt_widget", "jupyterlab", "jupyter_server", "ipykernel", "ipywidgets",
                     "anywidget", "aiortc", "aioice", "playwright", "pandas", "numpy"):  # fmt: skip
         try:
