@@ -170,7 +170,7 @@ def browser_figures(
             if not out.pop(extra):
                 raise RuntimeError(f"{extra}: events were lost or reordered")
         if profile:
-            from benchmarks.profile import profile_burst
+            from benchmarks.hotspots import profile_burst
 
             say("profile of a 10k burst into the widget:")
             results["profile"] = profile_burst(stack)

@@ -2,10 +2,16 @@
 //
 // Measured (../../shared/FACTS.md): one comm message per event costs a kernel busy/idle round and
 // clogs the page during bursts, while a fixed "collect for 20 ms" timer adds latency to events that
-// arrive one at a time. So: a record that finds the pipe idle leaves at once; records that arrive
-// while a batch is unacknowledged queue up and leave together when the kernel acknowledges it.
-// Exactly one batch is in flight. A kernel busy running a cell acknowledges late, so the queue
-// grows and nothing is lost.
+// arrive one at a time. So: a record that finds a free slot in the window leaves at once; records
+// that arrive while the window is full queue up and leave together as the kernel acknowledges.
+//
+// Why a window of several batches rather than one: the acknowledgement's trip back is slow.
+// jupyter_server's kernel websocket leaves Nagle's algorithm on, so the ack, written right after
+// the kernel's small "busy" status message, waits for the browser's delayed TCP ACK: ~40-60 ms on
+// loopback (benchmarks/RESULTS.md). With one batch in flight an event arriving meanwhile waited
+// that long, and the kernel sat idle for it in every round of a burst. Several batches in flight
+// hide the round trip. The window still bounds what waits in a busy kernel's queue: a kernel
+// running a cell acknowledges nothing, so the browser-side queue grows, and nothing is lost.
 import type { OutgoingRecord } from "./protocol";
 
 export interface PipeOptions {
@@ -15,6 +21,8 @@ export interface PipeOptions {
   maxBatchChars?: number;
   /** ... and at most this many records. */
   maxBatchRecords?: number;
+  /** Batches sent but not yet acknowledged, at most. */
+  maxInFlight?: number;
 }
 
 interface Queued {
@@ -25,30 +33,43 @@ interface Queued {
 
 export const DEFAULT_MAX_BATCH_CHARS = 512 * 1024;
 export const DEFAULT_MAX_BATCH_RECORDS = 4000;
+export const DEFAULT_MAX_IN_FLIGHT = 8;
+
+interface InFlight {
+  batch: number;
+  records: number;
+}
 
 export class EventPipe {
   private readonly queue: Queued[] = [];
-  private inFlight: number | null = null;
-  private inFlightRecords = 0;
+  /** Sent, unacknowledged batches, oldest first (the kernel acknowledges in order). */
+  private readonly inFlight: InFlight[] = [];
   private nextBatch = 0;
   private pushedRecords = 0;
   private acknowledgedRecords = 0;
   private readonly maxChars: number;
   private readonly maxRecords: number;
+  private readonly maxInFlight: number;
 
   constructor(private readonly options: PipeOptions) {
     this.maxChars = options.maxBatchChars ?? DEFAULT_MAX_BATCH_CHARS;
     this.maxRecords = Math.max(1, options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
   }
 
-  /** Records waiting for the in-flight batch to be acknowledged. */
+  /** Records waiting for a free slot in the window. */
   get queued(): number {
     return this.queue.length;
   }
 
-  /** The number of the unacknowledged batch, or null when the pipe is idle. */
+  /** The number of the oldest unacknowledged batch (the next ack expected), or null when idle. */
   get batchInFlight(): number | null {
-    return this.inFlight;
+    return this.inFlight[0]?.batch ?? null;
+  }
+
+  /** How many batches are sent and unacknowledged. */
+  get batchesInFlight(): number {
+    return this.inFlight.length;
   }
 
   /** Records pushed so far: the next record pushed is record number `pushed`. */
@@ -64,25 +85,25 @@ export class EventPipe {
   push(record: OutgoingRecord): void {
     this.queue.push({ record, chars: -1 });
     this.pushedRecords += 1;
-    if (this.inFlight === null) this.flush();
+    this.flush();
   }
 
   /**
-   * The kernel has logged `batch`. Returns false for an ack that does not match the batch in flight
+   * The kernel has logged `batch`. Returns false for an ack that is not the oldest batch in flight
    * (a duplicate, or one meant for an earlier page), which is ignored.
    */
   ack(batch: number): boolean {
-    if (batch !== this.inFlight) return false;
-    this.inFlight = null;
-    this.acknowledgedRecords += this.inFlightRecords;
-    this.inFlightRecords = 0;
+    const oldest = this.inFlight[0];
+    if (oldest === undefined || batch !== oldest.batch) return false;
+    this.inFlight.shift();
+    this.acknowledgedRecords += oldest.records;
     this.flush();
     return true;
   }
 
-  /** Sends the next batch if none is in flight; used to retry after `send` threw. */
+  /** Sends the next batch if the window has room; also retries after `send` threw. */
   flush(): void {
-    if (this.inFlight !== null || this.queue.length === 0) return;
+    if (this.inFlight.length >= this.maxInFlight || this.queue.length === 0) return;
     const take = this.batchLength();
     const records = this.queue.slice(0, take).map((q) => q.record);
     const batch = this.nextBatch;
@@ -90,8 +111,7 @@ export class EventPipe {
     // the next push or flush() retries it. (An ack cannot arrive during send: the comm is async.)
     this.options.send(batch, records);
     this.nextBatch += 1;
-    this.inFlight = batch;
-    this.inFlightRecords = take;
+    this.inFlight.push({ batch, records: take });
     this.queue.splice(0, take);
   }
 

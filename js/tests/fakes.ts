@@ -12,6 +12,8 @@ export class FakeModel {
   attributes: Record<string, unknown>;
   readonly sent: unknown[] = [];
   saves = 0;
+  /** rt:events batches acknowledged by ackAll, counted from the first. */
+  private batchesAcked = 0;
   private readonly handlers: { name: string; callback: Handler; context: unknown }[] = [];
 
   constructor(traits: Partial<WidgetTraits> = {}) {
@@ -85,15 +87,14 @@ export class FakeModel {
     return out;
   }
 
-  /** Acks whatever batch is outstanding until the pipe is idle. */
+  /** Acks every batch sent so far, oldest first as the kernel does, until the pipe is idle. */
   ackAll(): void {
-    let acked = -1;
     for (;;) {
       const batches = (this.sent as { kind: string; batch: number }[]).filter((m) => m.kind === "rt:events");
-      const last = batches.at(-1);
-      if (!last || last.batch === acked) return;
-      acked = last.batch;
-      this.fromKernel({ kind: "rt:ack", batch: last.batch });
+      const next = batches[this.batchesAcked];
+      if (!next) return;
+      this.batchesAcked += 1;
+      this.fromKernel({ kind: "rt:ack", batch: next.batch });
     }
   }
 }

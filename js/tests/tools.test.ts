@@ -55,7 +55,7 @@ describe("ToolWatch", () => {
 
 describe("EventPipe's record counts, which place a function call in the kernel's log", () => {
   it("counts records pushed and records acknowledged", () => {
-    const pipe = new EventPipe({ send: () => {} });
+    const pipe = new EventPipe({ send: () => {}, maxInFlight: 1 });
     const record = { source: "server" as const, t_browser_ms: 0, event: { type: "x" } };
     for (let i = 0; i < 5; i++) pipe.push(record); // batch 0 holds one record, 4 queue
     expect([pipe.pushed, pipe.acknowledged]).toEqual([5, 0]);
