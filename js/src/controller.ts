@@ -9,7 +9,7 @@ import { UserFacingError, asUserFacing, isRecord } from "./errors";
 import { withEventId } from "./ids";
 import { listMicrophones, type Microphone } from "./media";
 import { LevelMeter } from "./meters";
-import type { Model, WidgetTraits } from "./model";
+import type { Model, PanelTraits, WidgetTraits } from "./model";
 import { EventPipe } from "./pipe";
 import {
   ACK,
@@ -45,7 +45,7 @@ export interface ControllerOptions {
   now?: () => number;
 }
 
-const TRAITS_SHOWN: readonly (keyof WidgetTraits)[] = ["state", "phase", "error", "muted", "signaling", "backend", "backend_url", "tool_status"];
+const TRAITS_SHOWN: readonly (keyof WidgetTraits)[] = ["state", "error", "muted", "signaling", "backend", "backend_url", "tool_status"];
 
 const AUDIO_BLOCKED_NOTICE = "The browser blocked audio playback: click anywhere in the panel to hear the model.";
 
@@ -71,6 +71,8 @@ export class RealtimeController implements PanelSource {
   private remoteStream: MediaStream | null = null;
   private disposed = false;
   private pipeBroken = false;
+  /** The current call's latest phase, for the panel (the kernel keeps its own from the records). */
+  private phase = "";
 
   microphones: readonly Microphone[] = [];
   deviceId: string | null = null;
@@ -103,11 +105,11 @@ export class RealtimeController implements PanelSource {
 
   // -- what views read ----------------------------------------------------------------------------
 
-  traits(): Readonly<WidgetTraits> {
+  traits(): Readonly<PanelTraits> {
     const get = <K extends keyof WidgetTraits>(key: K) => this.model.get(key);
     return {
       state: get("state") ?? "idle",
-      phase: get("phase") ?? "",
+      phase: this.phase,
       error: get("error") ?? "",
       muted: Boolean(get("muted")),
       signaling: get("signaling") ?? "client_secret",
@@ -365,8 +367,9 @@ export class RealtimeController implements PanelSource {
 
   private setPhase(call: CallLike | null, phase: Phase, detail: Record<string, unknown> = {}): void {
     const callId = call?.id;
+    this.phase = phase;
     this.record("widget", { type: "widget.phase", phase, ...(callId ? { call_id: callId } : {}), ...detail });
-    this.setTraits({ phase });
+    this.emit("status");
   }
 
   private setState(state: WidgetState, reason: string): void {

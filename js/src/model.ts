@@ -8,8 +8,6 @@ export type Backend = "openai" | "emulator" | "custom";
 export interface WidgetTraits {
   /** Written by the front end. */
   state: WidgetState;
-  /** Written by the front end: the latest phase of the current call. */
-  phase: string;
   /** Written by the front end: the last user-facing error, "" when none. */
   error: string;
   /** Written by both sides; the front end applies it to the mic track. */
@@ -23,3 +21,12 @@ export interface WidgetTraits {
 }
 
 export type Model = AnyModel<WidgetTraits>;
+
+/**
+ * What the panel shows: the synced traits and the current call's latest phase. The phase is not
+ * synced: the kernel sets its own `w.phase` from the `widget.phase` records it logs, which saves
+ * a comm message (and a kernel busy/idle round) per step of every call setup.
+ */
+export interface PanelTraits extends WidgetTraits {
+  phase: string;
+}

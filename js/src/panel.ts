@@ -6,7 +6,7 @@
 // textContent, never parsed as HTML.
 import type { Microphone } from "./media";
 import { decay } from "./meters";
-import type { WidgetTraits } from "./model";
+import type { PanelTraits } from "./model";
 import type { StatsSample } from "./protocol";
 import { parseFilter, statsLine, type LogRow, type RecentEvents } from "./recent";
 import type { Transcript, TranscriptEntry } from "./transcript";
@@ -26,7 +26,7 @@ export interface PanelSource {
   readonly isOpen: boolean;
   /** The tool line: the kernel's tool status, or a function call waiting for the kernel. */
   readonly toolStatus: string;
-  traits(): Readonly<WidgetTraits>;
+  traits(): Readonly<PanelTraits>;
   levels(): { input: number; output: number };
   subscribe(listener: (topic: Topic) => void): () => void;
   connect(trigger: "click"): void;
@@ -426,7 +426,7 @@ function drawTurn(el: HTMLElement, entry: TranscriptEntry): void {
   el.hidden = entry.text === "" && entry.status !== "failed";
 }
 
-function backendText(t: Readonly<WidgetTraits>): string {
+function backendText(t: Readonly<PanelTraits>): string {
   const via =
     t.signaling === "relay"
       ? "the kernel relays the offer (no secret in the browser)"

@@ -38,14 +38,16 @@ describe("RealtimeController and the kernel", () => {
   });
 
   it("starts one call on rt:connect, however often asked, with phase and state records", () => {
-    const { model, calls, types } = setup();
+    const { model, controller, calls, types } = setup();
     model.fromKernel({ kind: "rt:connect" });
     model.fromKernel({ kind: "rt:connect" });
     expect(calls).toHaveLength(1);
     expect(calls[0]!.started).toBe(true);
     expect(calls[0]!.options.signaling).toBe("client_secret");
     expect(model.get("state")).toBe("connecting");
-    expect(model.get("phase")).toBe("start");
+    expect(controller.traits().phase).toBe("start");
+    // The phase is the kernel's to derive from the records: no trait update for it.
+    expect("phase" in model.attributes).toBe(false);
     expect(types()).toEqual(["widget:widget.phase:start", "widget:widget.state:connecting"]);
   });
 

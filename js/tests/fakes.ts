@@ -19,7 +19,6 @@ export class FakeModel {
   constructor(traits: Partial<WidgetTraits> = {}) {
     this.attributes = {
       state: "idle",
-      phase: "",
       error: "",
       muted: false,
       signaling: "client_secret",

@@ -82,12 +82,14 @@ describe("panel", () => {
     expect(q("backend").textContent).toMatch(/relays/);
   });
 
-  it("follows state and phase traits, and toggles mute through the model", () => {
-    const { q, model, panel } = setup();
-    model.set({ state: "connected", phase: "session_created" });
+  it("follows the state trait and the call's phase, and toggles mute through the model", () => {
+    const { q, model, panel, controller } = setup();
+    controller.connect("click");
+    panel.flush();
+    expect(q("phase").textContent).toBe("start");
+    model.set({ state: "connected" });
     panel.flush();
     expect(q("state").textContent).toBe("connected");
-    expect(q("phase").textContent).toBe("session_created");
     expect((q("connect") as HTMLButtonElement).disabled).toBe(true);
     (q("mute") as HTMLButtonElement).click();
     expect(model.get("muted")).toBe(true);

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, overload
 
+import orjson
+
 from .messages import SOURCES, Source
 
 if TYPE_CHECKING:
@@ -109,26 +111,65 @@ class EventLog:
         not a record raises ``ValueError`` naming the line."""
         log = cls()
         records = log._records
+        append = records.append
+        loads = orjson.loads
+        lineno = 0
         # JSON yields trees, which the cyclic collector can never free; pausing it while millions
         # of dicts are made keeps loading linear (measured: 1M records 14.3 s -> 9.1 s).
         collecting = gc.isenabled()
         gc.disable()
         try:
             with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-                    try:
-                        records.append(_checked(record, len(records)))
-                    except (TypeError, ValueError) as exc:
-                        raise ValueError(f"{path}:{lineno}: {exc}") from None
+                while lines := f.readlines(_CHUNK_CHARS):
+                    suspect = _may_hold_big_int("".join(lines))
+                    for line in lines:
+                        lineno += 1
+                        # orjson reads what json.loads reads, to the same values (checked by
+                        # fuzzing), three times faster; json.loads reads again what orjson
+                        # refuses (NaN, lone surrogates, bad JSON: json decides, with its own
+                        # message) and what it might read otherwise (integers beyond 64 bits).
+                        if suspect and _may_hold_big_int(line):
+                            record = _parse_line(line, path, lineno)
+                        else:
+                            try:
+                                record = loads(line)
+                            except orjson.JSONDecodeError:
+                                record = _parse_line(line, path, lineno)
+                        if record is _BLANK:
+                            continue
+                        # The usual record, inline: _checked() as a call per line costs a tenth
+                        # of the load. The new dict's keys are this module's interned constants,
+                        # which every later lookup (record["event"]...) finds by identity.
+                        if record.__class__ is dict:
+                            seq = record.get("seq")
+                            source = record.get("source")
+                            t_browser = record.get("t_browser_ms")
+                            t_kernel = record.get("t_kernel_ms")
+                            event = record.get("event")
+                            if (
+                                seq.__class__ is int
+                                and source in SOURCES
+                                and (t_browser is None or t_browser.__class__ is float)
+                                and (t_kernel is None or t_kernel.__class__ is float)
+                                and event.__class__ is dict
+                            ):
+                                append({
+                                    "seq": seq,
+                                    "source": source,
+                                    "t_browser_ms": t_browser,
+                                    "t_kernel_ms": t_kernel,
+                                    "event": event,
+                                })
+                                continue
+                        try:
+                            append(_checked(record, len(records)))
+                        except (TypeError, ValueError) as exc:
+                            raise ValueError(f"{path}:{lineno}: {exc}") from None
         finally:
             if collecting:
                 gc.enable()
+        if collecting:
+            _promote_to_oldest_generation()
         return log
 
     # -- analysis (see rt_widget.frames) ----------------------------------------------------------
@@ -161,6 +202,45 @@ class EventLog:
         from . import frames
 
         return frames.stats(self)
+
+
+_BLANK = object()
+#: Lines are read about a megabyte at a time, so that the big-integer guard is a C pass per chunk.
+_CHUNK_CHARS = 1 << 20
+_DIGIT_MARKS = bytes.maketrans(b"0123456789", b"\0" * 10)
+_LONG_DIGIT_RUN = b"\0" * 19
+
+
+def _may_hold_big_int(text: str) -> bool:
+    """Whether ``text`` has 19 digits in a row, as the shortest integer beyond 64 bits has: orjson
+    reads those as floats, json.loads as ints. (Long fractions match too; they only cost a slower
+    read.)"""
+    return _LONG_DIGIT_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MARKS)
+
+
+def _promote_to_oldest_generation() -> None:
+    """Move every object the collector tracks into its oldest generation, without walking them.
+
+    The records of a loaded log live as long as the log, but they are born in the youngest
+    generation: left there, the next collections walk all of them twice (young, then middle
+    generation) before they settle, a tenth of a second per 100k records. ``freeze`` then
+    ``unfreeze`` moves them in two list splices. Skipped when something else in the process has
+    frozen objects, which unfreezing would release.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+
+
+def _parse_line(line: str, path: str | os.PathLike[str], lineno: int) -> Any:
+    """One line by ``json.loads`` itself: its value, ``_BLANK`` for a blank line, or a
+    ``ValueError`` naming the line."""
+    if not line.strip():
+        return _BLANK
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
 
 
 def _checked(record: Any, expected_seq: int) -> Record:

@@ -180,8 +180,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     state = traitlets.Unicode("idle", help="idle | connecting | connected | closed | failed").tag(
         sync=True
     )
-    phase = traitlets.Unicode("", help="The current step of the call (see messages.PHASES).").tag(
-        sync=True
+    # Not synced: set from the widget.phase records as they are logged (the front end keeps its
+    # own for the panel), so a call's setup costs no trait message per step.
+    phase = traitlets.Unicode(
+        "", help="The current step of the call: the latest widget.phase record (messages.PHASES)."
     )
     error = traitlets.Unicode("", help="The last user-facing error message, '' when none.").tag(
         sync=True
@@ -948,6 +950,9 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _note_widget_record(self, event: Event) -> None:
         kind = event.get("type")
         if kind == "widget.phase":
+            phase = event.get("phase")
+            if isinstance(phase, str):
+                self.phase = phase
             call_id = event.get("call_id")
             if isinstance(call_id, str) and call_id:
                 self._call_id = call_id

@@ -211,6 +211,22 @@ def test_records_are_logged_in_order_and_acknowledged(make_widget: MakeWidget) -
     assert h.sent == [{"kind": "rt:ack", "batch": batch}]
 
 
+def test_phase_follows_the_phase_records_and_is_not_synced(make_widget: MakeWidget) -> None:
+    h = make_widget()
+    seen: list[str] = []
+    h.widget.observe(lambda change: seen.append(change["new"]), "phase")
+    h.events(
+        ("widget", {"type": "widget.phase", "phase": "start"}),
+        server("session.created", event_id="e1"),
+        ("widget", {"type": "widget.phase", "phase": "channel_open"}),
+    )
+    assert h.widget.phase == "channel_open"
+    assert seen == ["start", "channel_open"]
+    # The front end keeps its own phase for the panel: no state message per step of a call.
+    assert "phase" not in h.widget.keys
+    assert not [m for m in h.sent if m.get("method") == "update"]
+
+
 def test_batches_accumulate(make_widget: MakeWidget) -> None:
     h = make_widget()
     first = h.events(server("a"), server("b"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,32 @@ GA_NAMES: Mapping[str, str] = {
     "response.text.done": "response.output_text.done",
     "conversation.item.created": "conversation.item.added",
 }
+
+
+_Builder = TypeVar("_Builder", bound=Callable[..., pd.DataFrame])
+
+
+def collector_paused(build: _Builder) -> _Builder:
+    """Run a frame function with the cyclic garbage collector paused.
+
+    A frame's temporaries (per-item objects, dicts keyed by tuples) are acyclic and freed by
+    reference counting, but while they live they count as new objects: every few hundred of them
+    start a collection, and enough of them start a full one, which walks every record of the log
+    (measured at 1M records: 1.5 s of transcripts()' 4 s). Paused, nothing is walked; the
+    collector resumes at the end, as it was.
+    """
+
+    @functools.wraps(build)
+    def run(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return cast(_Builder, run)
 
 
 class Hits:

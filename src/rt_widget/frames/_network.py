@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..messages import STATS_FIELDS
-from ._common import Records, duration, scan
+from ._common import Records, collector_paused, duration, scan
 
 
+@collector_paused
 def connection(records: Records) -> pd.DataFrame:
     """One row per ``widget.phase`` record, in log order: the handshake as a waterfall.
 
@@ -50,6 +51,7 @@ def connection(records: Records) -> pd.DataFrame:
     )
 
 
+@collector_paused
 def stats(records: Records) -> pd.DataFrame:
     """One row per ``widget.stats`` sample (the widget's ``getStats()`` summary), in log order.
 

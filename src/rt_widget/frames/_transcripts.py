@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import NAN, Records, add_seconds, dict_or_empty, earliest, scan, str_or_none
+from ._common import (
+    NAN,
+    Records,
+    add_seconds,
+    collector_paused,
+    dict_or_empty,
+    earliest,
+    scan,
+    str_or_none,
+)
 from ._items import part_text, parts
 
 _USER_AUDIO = ("input_audio_buffer.speech_started", "input_audio_buffer.committed")
@@ -84,6 +93,7 @@ class _Utterance:
             self.first_text_ms = earliest(self.first_text_ms, t)
 
 
+@collector_paused
 def transcripts(records: Records) -> pd.DataFrame:
     """One row per utterance (a user or assistant message item), in conversation order.
 

@@ -9,7 +9,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import NAN, Records, add_seconds, dict_or_empty, duration, earliest, scan, str_or_none
+from ._common import (
+    NAN,
+    Records,
+    add_seconds,
+    collector_paused,
+    dict_or_empty,
+    duration,
+    earliest,
+    scan,
+    str_or_none,
+)
 from ._items import input_kind
 
 _DELTAS = frozenset(("response.output_text.delta", "response.output_audio_transcript.delta",
@@ -60,6 +70,7 @@ class _Response:
         self.tools: list[str] = []
 
 
+@collector_paused
 def turns(records: Records) -> pd.DataFrame:
     """One row per response, in the order the responses were created.
 
