@@ -50,6 +50,8 @@ export interface CallOptions {
   muted: boolean;
   invoke: Invoke;
   hooks: CallHooks;
+  /** A client secret minted ahead (SecretPrefetch); if it failed, the call mints its own. */
+  prefetchedSecret?: Promise<ClientSecret> | null;
   /** Seams for tests and unusual hosts. */
   media?: MediaDevices;
   fetch?: typeof fetch;
@@ -73,6 +75,8 @@ export class Call {
   private openTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private sampling = false;
+  /** The secret in use was minted ahead, before this call (see SecretPrefetch). */
+  private secretPrefetched = false;
 
   constructor(private readonly options: CallOptions) {
     this.muted = options.muted;
@@ -159,9 +163,15 @@ export class Call {
     // are done, so a refused microphone never creates a call at the service.
     let minting: Promise<ClientSecret> | null = null;
     if (signaling === "client_secret") {
-      hooks.phase("secret_requested");
-      minting = mintClientSecret(invoke, signal).then((secret) => {
-        if (!this.finished) hooks.phase("secret_received");
+      const prefetched = this.options.prefetchedSecret ?? null;
+      hooks.phase("secret_requested", prefetched ? { prefetched: true } : {});
+      const mintNow = () => {
+        this.secretPrefetched = false;
+        return mintClientSecret(invoke, signal);
+      };
+      this.secretPrefetched = prefetched !== null;
+      minting = (prefetched ? prefetched.catch(mintNow) : mintNow()).then((secret) => {
+        if (!this.finished) hooks.phase("secret_received", this.secretPrefetched ? { prefetched: true } : {});
         return secret;
       });
     }
@@ -232,17 +242,33 @@ export class Call {
 
   /** Posts the offer (with the secret, minting a fresh one if it went stale) or has the kernel relay it. */
   private async exchange(minted: ClientSecret | null, offerSdp: string): Promise<Answer> {
-    const { hooks, invoke } = this.options;
+    const { invoke } = this.options;
     const signal = this.abort.signal;
     if (!minted) return relayOffer(invoke, offerSdp, signal);
     let secret = minted;
     if (secretIsStale(secret, Date.now())) {
-      // The mic prompt outlasted the secret; a fresh one is cheap.
-      hooks.phase("secret_requested", { reason: "expired" });
-      secret = await mintClientSecret(invoke, signal);
-      hooks.phase("secret_received");
+      // The mic prompt (or, for a secret minted ahead, the wait for Connect) outlasted the
+      // secret; a fresh one is cheap.
+      secret = await this.mintAgain("expired");
     }
-    return postOfferWithSecret(secret, offerSdp, signal, this.options.fetch);
+    try {
+      return await postOfferWithSecret(secret, offerSdp, signal, this.options.fetch);
+    } catch (error) {
+      // A secret minted ahead may have been revoked meanwhile (or the key rotated): one retry
+      // with a fresh secret, so the user sees an error only if that one is refused too.
+      if (!(this.secretPrefetched && error instanceof UserFacingError && error.code === "unauthorized")) throw error;
+      secret = await this.mintAgain("rejected");
+      return postOfferWithSecret(secret, offerSdp, signal, this.options.fetch);
+    }
+  }
+
+  private async mintAgain(reason: "expired" | "rejected"): Promise<ClientSecret> {
+    const { hooks, invoke } = this.options;
+    this.secretPrefetched = false;
+    hooks.phase("secret_requested", { reason });
+    const secret = await mintClientSecret(invoke, this.abort.signal);
+    hooks.phase("secret_received");
+    return secret;
   }
 
   private async getMicrophone(deviceId: string | null): Promise<MediaStream> {

@@ -11,6 +11,7 @@ import { listMicrophones, type Microphone } from "./media";
 import { LevelMeter } from "./meters";
 import type { Model, PanelTraits, WidgetTraits } from "./model";
 import { EventPipe } from "./pipe";
+import { SecretPrefetch, mintClientSecret } from "./signaling";
 import {
   ACK,
   CONNECT,
@@ -18,6 +19,7 @@ import {
   EVENTS,
   HELLO,
   SEND,
+  SESSION_CHANGED,
   type OutgoingRecord,
   type Phase,
   type RealtimeEvent,
@@ -57,6 +59,8 @@ export class RealtimeController implements PanelSource {
   private toolTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly now: () => number;
   private readonly pipe: EventPipe;
+  /** The client secret for the next call, minted ahead (client_secret signaling only). */
+  private readonly secrets: SecretPrefetch;
   private readonly model: Model;
   private readonly invoke: Invoke;
   private readonly media: MediaDevices | undefined;
@@ -88,8 +92,12 @@ export class RealtimeController implements PanelSource {
     this.now = options.now ?? browserNow;
     this.pipe = new EventPipe({ send: (batch, records) => this.sendToKernel({ kind: EVENTS, batch, records }) });
 
+    // Never aborted: a secret minted ahead belongs to no call.
+    this.secrets = new SecretPrefetch(() => mintClientSecret(this.invoke, new AbortController().signal, true));
+
     this.model.on("msg:custom", this.onKernelMessage);
     this.model.on("change:muted", this.onMutedChange);
+    this.model.on("change:signaling", this.onSignalingChange);
     for (const name of TRAITS_SHOWN) this.model.on(`change:${name}`, this.onTraitChange);
     this.media?.addEventListener?.("devicechange", this.refreshMicrophones);
 
@@ -101,6 +109,7 @@ export class RealtimeController implements PanelSource {
       this.setState("closed", "The page was reloaded, which ended the browser's call.");
     }
     void this.refreshMicrophones();
+    this.prefetchSecret();
   }
 
   // -- what views read ----------------------------------------------------------------------------
@@ -152,12 +161,14 @@ export class RealtimeController implements PanelSource {
     this.setTraits({ error: "" });
     let call: CallLike | null = null;
     const hooks = this.hooksFor(() => call);
+    const signaling = this.traits().signaling;
     call = this.createCall({
-      signaling: this.traits().signaling,
+      signaling,
       deviceId: this.deviceId,
       muted: this.traits().muted,
       invoke: this.invoke,
       hooks,
+      prefetchedSecret: signaling === "client_secret" ? this.secrets.take() : null,
     });
     this.call = call;
     this.setPhase(call, "start", { trigger, signaling: this.traits().signaling });
@@ -244,6 +255,8 @@ export class RealtimeController implements PanelSource {
     this.clearToolTimer();
     this.model.off("msg:custom", this.onKernelMessage);
     this.model.off("change:muted", this.onMutedChange);
+    this.model.off("change:signaling", this.onSignalingChange);
+    this.secrets.drop();
     for (const name of TRAITS_SHOWN) this.model.off(`change:${name}`, this.onTraitChange);
     this.media?.removeEventListener?.("devicechange", this.refreshMicrophones);
     if (this.audio) {
@@ -272,6 +285,10 @@ export class RealtimeController implements PanelSource {
         break;
       case DISCONNECT:
         this.disconnect("w.disconnect() in the kernel");
+        break;
+      case SESSION_CHANGED:
+        this.secrets.drop();
+        this.prefetchSecret();
         break;
       case SEND:
         if (isRecord(msg.event) && typeof msg.event.type === "string") this.send(msg.event as RealtimeEvent);
@@ -363,7 +380,20 @@ export class RealtimeController implements PanelSource {
     this.setState(end.state, end.reason);
     this.emit("stats");
     this.emit("ptt");
+    this.prefetchSecret(); // for the next Connect
   }
+
+  /** Mints the next call's client secret ahead, unless the widget relays offers or has one. */
+  private prefetchSecret(): void {
+    if (this.disposed || this.traits().signaling !== "client_secret") return;
+    if (this.call && !this.call.isFinished) return; // after this call ends
+    this.secrets.warm();
+  }
+
+  private readonly onSignalingChange = (): void => {
+    this.secrets.drop();
+    this.prefetchSecret();
+  };
 
   private setPhase(call: CallLike | null, phase: Phase, detail: Record<string, unknown> = {}): void {
     const callId = call?.id;

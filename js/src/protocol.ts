@@ -20,6 +20,8 @@ export const ACK = "rt:ack";
 export const CONNECT = "rt:connect";
 export const DISCONNECT = "rt:disconnect";
 export const SEND = "rt:send";
+/** The kernel's session config changed: a secret minted ahead carries the old one. */
+export const SESSION_CHANGED = "rt:session_changed";
 
 export type ToKernel =
   | { kind: typeof HELLO }
@@ -29,7 +31,8 @@ export type FromKernel =
   | { kind: typeof ACK; batch: number }
   | { kind: typeof CONNECT }
   | { kind: typeof DISCONNECT }
-  | { kind: typeof SEND; event: RealtimeEvent };
+  | { kind: typeof SEND; event: RealtimeEvent }
+  | { kind: typeof SESSION_CHANGED };
 
 // -- commands the front end invokes on the kernel (anywidget experimental.invoke) ------------------
 export const COMMAND_MINT_SECRET = "mint_client_secret";

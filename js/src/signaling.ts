@@ -24,17 +24,56 @@ export interface ClientSecret {
 
 const FETCH_TIMEOUT_MS = 30_000;
 
-export async function mintClientSecret(invoke: Invoke, signal: AbortSignal): Promise<ClientSecret> {
+export async function mintClientSecret(invoke: Invoke, signal: AbortSignal, prefetch = false): Promise<ClientSecret> {
   const reply = await runCommand<{ value: string; expires_at: number; call_url: string }>(
     invoke,
     COMMAND_MINT_SECRET,
-    {},
+    prefetch ? { prefetch: true } : {},
     { signal, failureCode: "secret_failed" },
   );
   if (typeof reply.value !== "string" || typeof reply.call_url !== "string") {
     throw new UserFacingError("secret_failed", "The kernel's client secret reply is missing value or call_url.");
   }
   return { value: reply.value, expiresAt: Number(reply.expires_at), callUrl: reply.call_url };
+}
+
+/**
+ * One client secret minted ahead for the next call, so that Connect waits neither for the kernel
+ * (a comm round trip) nor for the service (a REST call, a few hundred ms to OpenAI). Minted when the
+ * widget is shown and after each call; dropped when the session config or the signaling changes.
+ * It lives in this object only, like any secret (see ClientSecret), and is used at most once.
+ */
+export class SecretPrefetch {
+  private pending: Promise<ClientSecret> | null = null;
+
+  constructor(private readonly mint: () => Promise<ClientSecret>) {}
+
+  /** Whether a secret is minted or on its way. */
+  get ready(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Starts minting one unless one is minted or on its way. */
+  warm(): void {
+    if (this.pending) return;
+    const minting = this.mint();
+    this.pending = minting;
+    // A failed prefetch is forgotten: Connect mints again and reports what went wrong.
+    minting.catch(() => {
+      if (this.pending === minting) this.pending = null;
+    });
+  }
+
+  /** The secret minted ahead (maybe still on its way), handed over once; null when there is none. */
+  take(): Promise<ClientSecret> | null {
+    const minting = this.pending;
+    this.pending = null;
+    return minting;
+  }
+
+  drop(): void {
+    this.pending = null;
+  }
 }
 
 /** True when the secret is too close to expiry to start a call with (e.g. after a long mic prompt). */

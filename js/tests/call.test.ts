@@ -3,6 +3,7 @@ import { Call, type CallEnd, type CallHooks } from "../src/call";
 import type { Invoke } from "../src/commands";
 import { MIC_DENIED_MESSAGE } from "../src/errors";
 import type { Signaling } from "../src/model";
+import type { ClientSecret } from "../src/signaling";
 import { ANSWER_SDP, FakePeerConnection, FakeStream, settle } from "./fakes";
 
 const SECRET = "ek_SECRET_never_logged";
@@ -13,6 +14,7 @@ interface Setup {
   relay?: unknown;
   response?: () => Response;
   getUserMedia?: () => Promise<FakeStream>;
+  prefetched?: Promise<ClientSecret> | null;
 }
 
 function setup(options: Setup = {}) {
@@ -83,11 +85,69 @@ function setup(options: Setup = {}) {
     media: { getUserMedia } as unknown as MediaDevices,
     fetch: fetchImpl as unknown as typeof fetch,
     createPeerConnection: () => pc as unknown as RTCPeerConnection,
+    prefetchedSecret: options.prefetched ?? null,
   });
   return { call, pc, events, hookArgs, ends, streams, commands, fetchImpl, getUserMedia };
 }
 
 afterEach(() => vi.useRealTimers());
+
+const PREFETCHED: ClientSecret = { value: "ek_MINTED_AHEAD", expiresAt: 4_000_000_000, callUrl: "http://127.0.0.1:8123/v1/realtime/calls" };
+const authorization = (fetchImpl: { mock: { calls: unknown[][] } }, n: number) =>
+  ((fetchImpl.mock.calls[n]![1] as RequestInit).headers as Record<string, string>).Authorization;
+
+describe("Call with a secret minted ahead", () => {
+  it("posts with it at once: no command to the kernel, phases marked prefetched", async () => {
+    const t = setup({ prefetched: Promise.resolve(PREFETCHED) });
+    await t.call.start();
+    expect(t.commands).toEqual([]);
+    expect(authorization(t.fetchImpl, 0)).toBe("Bearer ek_MINTED_AHEAD");
+    expect(t.hookArgs).toContainEqual(["secret_requested", { prefetched: true }]);
+    expect(t.hookArgs).toContainEqual(["secret_received", { prefetched: true }]);
+    expect(t.events).toContain("phase:remote_description_set");
+  });
+
+  it("mints its own when the prefetch failed", async () => {
+    const t = setup({ prefetched: Promise.reject(new Error("kernel busy")) });
+    await t.call.start();
+    expect(t.commands.map(([name]) => name)).toEqual(["mint_client_secret"]);
+    expect(authorization(t.fetchImpl, 0)).toBe(`Bearer ${SECRET}`);
+    expect(t.hookArgs).toContainEqual(["secret_received", {}]);
+    expect(t.ends).toEqual([]);
+  });
+
+  it("mints a fresh one when the prefetched secret went stale while waiting for Connect", async () => {
+    const t = setup({ prefetched: Promise.resolve({ ...PREFETCHED, expiresAt: Date.now() / 1000 + 1 }) });
+    await t.call.start();
+    expect(t.hookArgs).toContainEqual(["secret_requested", { reason: "expired" }]);
+    expect(authorization(t.fetchImpl, 0)).toBe(`Bearer ${SECRET}`);
+  });
+
+  it("retries once with a fresh secret when the service refuses the one minted ahead", async () => {
+    let posts = 0;
+    const refusedOnce = () =>
+      posts++ === 0
+        ? new Response(JSON.stringify({ error: { message: "Invalid client secret", type: "invalid_request_error" } }), { status: 401 })
+        : new Response(ANSWER_SDP, { status: 201, headers: { Location: "/v1/realtime/calls/rtc_2" } });
+    const t = setup({ prefetched: Promise.resolve(PREFETCHED), response: refusedOnce });
+    await t.call.start();
+    expect(t.fetchImpl).toHaveBeenCalledTimes(2);
+    expect([authorization(t.fetchImpl, 0), authorization(t.fetchImpl, 1)]).toEqual(["Bearer ek_MINTED_AHEAD", `Bearer ${SECRET}`]);
+    expect(t.hookArgs).toContainEqual(["secret_requested", { reason: "rejected" }]);
+    expect(t.call.id).toBe("rtc_2");
+    expect(t.ends).toEqual([]);
+  });
+
+  it("does not retry a refusal of a secret it minted for this call", async () => {
+    const t = setup({
+      response: () => new Response(JSON.stringify({ error: { message: "Invalid client secret" } }), { status: 401 }),
+    });
+    await t.call.start();
+    expect(t.fetchImpl).toHaveBeenCalledTimes(1);
+    expect(t.ends[0]!.state).toBe("failed");
+    expect(t.ends[0]!.error!.code).toBe("unauthorized");
+  });
+});
 
 describe("Call with a client secret", () => {
   it("sets up in order, posts the local description with the secret, and opens", async () => {

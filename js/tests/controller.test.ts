@@ -214,3 +214,62 @@ describe("RealtimeController error records", () => {
     expect(model.get("error")).toBe("bad key");
   });
 });
+
+describe("RealtimeController and the secret minted ahead", () => {
+  function setupMinting(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
+    const model = new FakeModel(traits);
+    const calls: FakeCall[] = [];
+    const commands: [string, unknown][] = [];
+    let minted = 0;
+    const invoke = (async (name: string, msg: unknown) => {
+      commands.push([name, msg]);
+      minted += 1;
+      return [{ ok: true, value: `ek_ahead_${minted}`, expires_at: 4_000_000_000, call_url: "http://127.0.0.1:1/v1/realtime/calls" }, []];
+    }) as unknown as Invoke;
+    const controller = new RealtimeController({
+      model: model as unknown as Model,
+      invoke,
+      createCall: (options) => {
+        const call = new FakeCall(options);
+        calls.push(call);
+        return call;
+      },
+    });
+    return { model, controller, calls, commands };
+  }
+
+  it("mints one when shown and hands it to the next call, then mints the next after that call", async () => {
+    const { controller, calls, commands } = setupMinting();
+    expect(commands).toEqual([["mint_client_secret", { prefetch: true }]]);
+    controller.connect("click");
+    await expect(calls[0]!.options.prefetchedSecret).resolves.toMatchObject({ value: "ek_ahead_1" });
+    expect(commands).toHaveLength(1); // not during the call
+    calls[0]!.open();
+    controller.disconnect("done");
+    expect(commands).toHaveLength(2);
+    controller.connect("click");
+    await expect(calls[1]!.options.prefetchedSecret).resolves.toMatchObject({ value: "ek_ahead_2" });
+  });
+
+  it("drops it when the kernel's session config changes, and mints another", async () => {
+    const { model, controller, calls, commands } = setupMinting();
+    model.fromKernel({ kind: "rt:session_changed" });
+    expect(commands).toHaveLength(2);
+    controller.connect("click");
+    await expect(calls[0]!.options.prefetchedSecret).resolves.toMatchObject({ value: "ek_ahead_2" });
+  });
+
+  it("mints none for relay signaling, and drops one when the widget switches to relay", () => {
+    const relay = setupMinting({ signaling: "relay" });
+    expect(relay.commands).toEqual([]);
+    relay.controller.connect("click");
+    expect(relay.calls[0]!.options.prefetchedSecret).toBeNull();
+
+    const { model, controller, calls, commands } = setupMinting();
+    expect(commands).toHaveLength(1);
+    model.set("signaling", "relay");
+    controller.connect("click");
+    expect(calls[0]!.options.prefetchedSecret).toBeNull();
+    expect(commands).toHaveLength(1);
+  });
+});

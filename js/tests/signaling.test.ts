@@ -7,6 +7,7 @@ import {
   postOfferWithSecret,
   relayOffer,
   secretIsStale,
+  SecretPrefetch,
   type ClientSecret,
 } from "../src/signaling";
 
@@ -128,5 +129,43 @@ describe("checkAnswerSdp and secretIsStale", () => {
     expect(secretIsStale({ ...SECRET, expiresAt: 100 }, 99_000)).toBe(true);
     expect(secretIsStale({ ...SECRET, expiresAt: 200 }, 100_000)).toBe(false);
     expect(secretIsStale({ ...SECRET, expiresAt: Number.NaN }, 1)).toBe(false);
+  });
+});
+
+describe("SecretPrefetch", () => {
+  it("mints one ahead, once, and hands it over once", async () => {
+    const mint = vi.fn(async () => SECRET);
+    const prefetch = new SecretPrefetch(mint);
+    prefetch.warm();
+    prefetch.warm(); // one on its way already
+    expect(mint).toHaveBeenCalledTimes(1);
+    expect(prefetch.ready).toBe(true);
+    await expect(prefetch.take()).resolves.toEqual(SECRET);
+    expect(prefetch.take()).toBeNull();
+    prefetch.warm();
+    expect(mint).toHaveBeenCalledTimes(2);
+  });
+
+  it("forgets a failed mint, so the next warm() tries again", async () => {
+    const mint = vi.fn(async (): Promise<ClientSecret> => {
+      throw new Error("the kernel is gone");
+    });
+    const prefetch = new SecretPrefetch(mint);
+    prefetch.warm();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(prefetch.ready).toBe(false);
+    prefetch.warm();
+    expect(mint).toHaveBeenCalledTimes(2);
+  });
+
+  it("drops the secret (a changed session): the next warm() mints another", async () => {
+    const mint = vi.fn(async () => SECRET);
+    const prefetch = new SecretPrefetch(mint);
+    prefetch.warm();
+    prefetch.drop();
+    expect(prefetch.take()).toBeNull();
+    prefetch.warm();
+    expect(mint).toHaveBeenCalledTimes(2);
   });
 });

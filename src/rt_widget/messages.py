@@ -55,6 +55,9 @@ ACK: Final = "rt:ack"
 CONNECT: Final = "rt:connect"
 DISCONNECT: Final = "rt:disconnect"
 SEND: Final = "rt:send"
+# The session config changed: a client secret the front end minted ahead for the next call carries
+# the old one, so it is dropped (and another minted).
+SESSION_CHANGED: Final = "rt:session_changed"
 
 # -- commands the front end invokes on the kernel --------------------------------------------------
 COMMAND_MINT_SECRET: Final = "mint_client_secret"  # -> {ok, value, expires_at, call_url}

@@ -533,6 +533,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._session = deep_merge(
             self._session, {key: value for key, value in update.items() if key != "tools"}
         )
+        self._session_changed()
 
     def interrupt(self) -> None:
         """Stop the model mid-answer: cancel the response and drop the audio not yet played."""
@@ -718,26 +719,35 @@ class RealtimeWidget(anywidget.AnyWidget):
     def mint_client_secret(
         self, msg: Any, buffers: list[bytes]
     ) -> tuple[dict[str, Any], list[bytes]]:
-        """Front end command: a client secret for the next call (``client_secret`` signaling)."""
+        """Front end command: a client secret for the next call (``client_secret`` signaling).
+
+        With ``{"prefetch": true}`` the front end mints one ahead, when the widget is shown and
+        after each call, so that Connect need not wait for the kernel and the service. A prefetch
+        is not part of a call: it records nothing, and its failure is left for Connect (which
+        mints again) to report.
+        """
+        prefetch = isinstance(msg, dict) and msg.get("prefetch") is True
         if self.signaling != "client_secret":
             return self._command_failed(
                 "secret_refused",
                 "This widget uses relay signaling: the kernel posts the offer itself, so no "
                 "client secret is handed to the browser.",
+                record=not prefetch,
             ), []
         started = time.perf_counter()
         try:
             secret = self._rest.mint_client_secret(self._session)
         except Exception as exc:  # noqa: BLE001 - a command answers, never raises
-            return self._command_failed("secret_failed", exc), []
-        self._emit(
-            "widget.phase",
-            {
-                "phase": "secret_minted",
-                "duration_ms": _ms_since(started),
-                "expires_at": secret.expires_at,
-            },
-        )
+            return self._command_failed("secret_failed", exc, record=not prefetch), []
+        if not prefetch:
+            self._emit(
+                "widget.phase",
+                {
+                    "phase": "secret_minted",
+                    "duration_ms": _ms_since(started),
+                    "expires_at": secret.expires_at,
+                },
+            )
         return {
             "ok": True,
             "value": secret.value,
@@ -1038,6 +1048,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _tools_changed(self) -> None:
         """The registry's on_change: the next call gets the tools; a live call gets them now."""
         self._apply_tools()
+        self._session_changed()
         self._push_tools()
 
     def _push_tools(self) -> None:
@@ -1081,6 +1092,12 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Send a custom comm message (``rt:*``) to the front end."""
         super().send(content, buffers)
 
+    def _session_changed(self) -> None:
+        """Tell the front end that the session config changed: a client secret it minted ahead
+        for the next call carries the old config."""
+        if getattr(self, "_frontend_ready", False) and self.comm is not None:
+            self._send_msg({"kind": m.SESSION_CHANGED})
+
     def _send_client_events(self, events: list[Any]) -> None:
         for event in events:
             _check_client_event(event)
@@ -1108,7 +1125,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         return self.state if self.state in _LIVE_STATES else "being started"
 
     def _command_failed(
-        self, code: str, problem: Exception | str, *, show: bool = True
+        self, code: str, problem: Exception | str, *, show: bool = True, record: bool = True
     ) -> dict[str, Any]:
         status: int | None = None
         service_code: str | None = None
@@ -1123,6 +1140,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             )
         else:
             message = problem
+        if not record:
+            _log.debug("rt_widget: %s (not recorded: %s)", message, code)
+            return {"ok": False, "error": message}
         if show:
             self.error = message
         self._emit(

@@ -159,7 +159,7 @@ def _check_the_run(nb: Notebook, cells: list[Any], outputs: dict[int, list[dict]
 
     # The kernel's view of the same call: one call, handshake complete, three typed turns.
     phases = [r["event"]["phase"] for r in d.records(type_="widget.phase")]
-    for phase in ("start", "secret_minted", "offer_created", "answer_received", "channel_open",
+    for phase in ("start", "secret_received", "offer_created", "answer_received", "channel_open",
                   "session_created"):  # fmt: skip
         assert phase in phases, phases
     assert phases.count("start") == 1

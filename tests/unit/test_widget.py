@@ -427,6 +427,43 @@ def test_other_custom_messages_reach_on_msg_callbacks(make_widget: MakeWidget) -
     assert got == [{"kind": "something-else"}, "plain text"]
 
 
+def test_a_secret_minted_ahead_records_nothing_and_fails_quietly(
+    make_widget: MakeWidget, service: FakeService
+) -> None:
+    h = make_widget()
+    reply = h.invoke("mint_client_secret", {"prefetch": True})
+    assert reply["ok"] is True and reply["value"] == CLIENT_SECRET
+    assert len(service.requests) == 1
+    # Not part of any call: the call that uses it records secret_requested/received itself.
+    assert list(h.widget.log) == []
+    service.respond(
+        401, json={"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error"}}
+    )
+    reply = h.invoke("mint_client_secret", {"prefetch": True})
+    assert reply["ok"] is False and "Incorrect API key" in reply["error"]
+    # Connect mints again and reports the failure then; nothing shows before the user asks.
+    assert list(h.widget.log) == [] and h.widget.error == ""
+
+
+def test_session_changes_tell_the_front_end_only_once_it_said_hello(
+    make_widget: MakeWidget,
+) -> None:
+    def echo_city(city: str) -> str:
+        """Echo the city."""
+        return city
+
+    def echo_town(town: str) -> str:
+        """Echo the town."""
+        return town
+
+    h = make_widget()
+    h.widget.tool(echo_city)  # before hello: there is no front end to tell
+    assert "rt:session_changed" not in h.kinds()
+    h.hello()
+    h.widget.tool(echo_town)
+    assert h.kinds().count("rt:session_changed") == 1
+
+
 def test_sdp_properties_come_from_the_latest_records(make_widget: MakeWidget) -> None:
     h = make_widget()
     w = h.widget
@@ -739,7 +776,9 @@ def test_update_session_sends_and_keeps_it_for_the_next_call(
                     "audio": {"output": {"speed": 1.2}},
                 },
             },
-        }
+        },
+        # The secret the front end minted ahead for the next call carries the old config.
+        {"kind": "rt:session_changed"},
     ]
     config = h.widget.session_config
     assert config["instructions"] == "New."
