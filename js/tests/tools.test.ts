@@ -108,12 +108,13 @@ describe("the panel's tool line", () => {
     return { model, controller, calls, line, advance };
   }
 
-  it("shows the wait for a busy kernel, then the kernel's own status", () => {
+  it("shows the wait for a busy kernel, then the kernel's own status", async () => {
     const { model, calls, line, advance } = setup();
     expect(line().hidden).toBe(true);
 
     // The kernel is busy: the batch holding the function call is not acknowledged.
     calls[0]!.options.hooks.serverEvent(callEvent("get_weather", "c1"), clock);
+    await Promise.resolve(); // the end of the task that received it: its batch leaves
     advance(KERNEL_WAIT_MS - 10);
     expect(line().hidden).toBe(true);
     advance(10); // the controller's timer fires and redraws, no event needed
@@ -130,9 +131,10 @@ describe("the panel's tool line", () => {
     expect(line().textContent).toBe("get_weather done in 12 ms");
   });
 
-  it("never shows the wait when the kernel takes the call at once", () => {
+  it("never shows the wait when the kernel takes the call at once", async () => {
     const { model, calls, line, advance } = setup();
     calls[0]!.options.hooks.serverEvent(callEvent("get_weather", "c1"), clock);
+    await Promise.resolve(); // the end of the task that received it: its batch leaves
     model.ackAll();
     advance(5 * KERNEL_WAIT_MS);
     expect(line().hidden).toBe(true);
