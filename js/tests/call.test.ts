@@ -257,21 +257,39 @@ describe("Call with a client secret", () => {
     expect(t.events).not.toContain("phase:mic_ready");
   });
 
-  it("makes the offer while the mic prompt is open, and posts it only once the mic is in", async () => {
+  it("creates the offer once the mic is in (opening the mic alongside the peer connection slows it)", async () => {
     let grant: (stream: FakeStream) => void = () => {};
     const stream = new FakeStream();
     const t = setup({ getUserMedia: () => new Promise((resolve) => (grant = resolve)) });
     const started = t.call.start();
     await settle();
-    expect(t.events).toContain("phase:offer_created");
-    expect(t.events).not.toContain("phase:mic_ready");
-    expect(t.pc.transceivers).toEqual([{ kind: "audio", direction: "sendrecv" }]);
+    expect(t.events).toContain("phase:secret_received"); // minted meanwhile
+    expect(t.events).not.toContain("phase:offer_created");
+    expect(t.pc.transceivers).toEqual([]);
     expect(t.fetchImpl).not.toHaveBeenCalled();
     grant(stream);
     await started;
-    expect(t.pc.tracks).toEqual([stream.tracks[0]]); // on the offer's transceiver, no renegotiation
-    expect(t.events.indexOf("phase:mic_ready")).toBeLessThan(t.events.indexOf("sdp:offer"));
+    expect(t.events.indexOf("phase:mic_ready")).toBeLessThan(t.events.indexOf("phase:offer_created"));
+    expect(t.pc.transceivers).toEqual([{ kind: "audio", direction: "sendrecv" }]);
+    expect(t.pc.tracks).toEqual([stream.tracks[0]]);
     expect(t.fetchImpl).toHaveBeenCalledTimes(1);
+  });
+
+  it("fails at once when minting fails while the mic prompt is open, and releases the mic when it comes", async () => {
+    let grant: (stream: FakeStream) => void = () => {};
+    const late = new FakeStream();
+    const t = setup({
+      mint: { ok: false, error: "The service refused the API key." },
+      getUserMedia: () => new Promise((resolve) => (grant = resolve)),
+    });
+    const started = t.call.start();
+    await started;
+    expect(t.ends).toEqual([expect.objectContaining({ state: "failed", reason: "The service refused the API key." })]);
+    grant(late);
+    await settle();
+    expect(late.tracks[0]!.stopped).toBe(true);
+    expect(t.pc.transceivers).toEqual([]);
+    expect(t.fetchImpl).not.toHaveBeenCalled();
   });
 
   it("explains a denied microphone and does not post an offer", async () => {
