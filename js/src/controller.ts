@@ -90,7 +90,7 @@ export class RealtimeController implements PanelSource {
     this.media = options.media ?? (typeof navigator === "undefined" ? undefined : navigator.mediaDevices);
     this.createCall = options.createCall ?? ((callOptions) => new Call(callOptions));
     this.now = options.now ?? browserNow;
-    this.pipe = new EventPipe({ send: (batch, records) => this.sendToKernel({ kind: EVENTS, batch, records }) });
+    this.pipe = new EventPipe({ send: (batch, records) => this.sendToKernel({ kind: EVENTS, pipe: this.pipe.id, batch, records }) });
 
     // Never aborted: a secret minted ahead belongs to no call.
     this.secrets = new SecretPrefetch(() => mintClientSecret(this.invoke, new AbortController().signal, true));
@@ -257,6 +257,7 @@ export class RealtimeController implements PanelSource {
     this.model.off("change:muted", this.onMutedChange);
     this.model.off("change:signaling", this.onSignalingChange);
     this.secrets.drop();
+    this.pipe.close();
     for (const name of TRAITS_SHOWN) this.model.off(`change:${name}`, this.onTraitChange);
     this.media?.removeEventListener?.("devicechange", this.refreshMicrophones);
     if (this.audio) {
@@ -275,6 +276,8 @@ export class RealtimeController implements PanelSource {
     if (!isRecord(msg)) return; // also anywidget's own command replies: they carry no `kind` of ours
     switch (msg.kind) {
       case ACK:
+        // Acks go to every page showing this kernel: only this page's pipe's count.
+        if (msg.pipe !== undefined && msg.pipe !== this.pipe.id) break;
         if (typeof msg.batch === "number" && this.pipe.ack(msg.batch) && this.tools.acknowledged(this.pipe.acknowledged)) {
           this.scheduleToolCheck();
           this.emit("status");

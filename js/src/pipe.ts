@@ -23,6 +23,10 @@ export interface PipeOptions {
   maxBatchRecords?: number;
   /** Batches sent but not yet acknowledged, at most. */
   maxInFlight?: number;
+  /** Resend the oldest unacknowledged batch when its ack is this late (ms; doubling up to 8 s). */
+  resendAfterMs?: number;
+  /** This pipe's name in batches and acks (default: random): one pipe per page. */
+  id?: string;
 }
 
 interface Queued {
@@ -35,9 +39,12 @@ export const DEFAULT_MAX_BATCH_CHARS = 512 * 1024;
 export const DEFAULT_MAX_BATCH_RECORDS = 4000;
 export const DEFAULT_MAX_IN_FLIGHT = 8;
 
+export const DEFAULT_RESEND_AFTER_MS = 1000;
+const MAX_RESEND_AFTER_MS = 8000;
+
 interface InFlight {
   batch: number;
-  records: number;
+  records: OutgoingRecord[];
 }
 
 export class EventPipe {
@@ -52,11 +59,19 @@ export class EventPipe {
   private readonly maxChars: number;
   private readonly maxRecords: number;
   private readonly maxInFlight: number;
+  private readonly resendAfterMs: number;
+  private resendDelay: number;
+  private resendTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Names this page's batches: the kernel keeps each pipe's order, and acks name their pipe. */
+  readonly id: string;
 
   constructor(private readonly options: PipeOptions) {
     this.maxChars = options.maxBatchChars ?? DEFAULT_MAX_BATCH_CHARS;
     this.maxRecords = Math.max(1, options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.resendAfterMs = options.resendAfterMs ?? DEFAULT_RESEND_AFTER_MS;
+    this.resendDelay = this.resendAfterMs;
+    this.id = options.id ?? randomId();
   }
 
   /** Records waiting for a free slot in the window. */
@@ -112,9 +127,17 @@ export class EventPipe {
     const oldest = this.inFlight[0];
     if (oldest === undefined || batch !== oldest.batch) return false;
     this.inFlight.shift();
-    this.acknowledgedRecords += oldest.records;
+    this.acknowledgedRecords += oldest.records.length;
+    this.stopResendTimer();
+    this.resendDelay = this.resendAfterMs;
     this.flush();
+    this.armResend();
     return true;
+  }
+
+  /** Stops resending (the widget is gone). */
+  close(): void {
+    this.stopResendTimer();
   }
 
   /** Sends the next batch if the window has room; also retries after `send` threw. */
@@ -127,8 +150,33 @@ export class EventPipe {
     // the next push or flush() retries it. (An ack cannot arrive during send: the comm is async.)
     this.options.send(batch, records);
     this.nextBatch += 1;
-    this.inFlight.push({ batch, records: take });
+    this.inFlight.push({ batch, records });
     this.queue.splice(0, take);
+    this.armResend();
+  }
+
+  // A batch can wait in the kernel's queue behind a running cell while later ones are handled
+  // (wait_for reads them from the socket); the kernel holds those until the missing one comes.
+  // So a late ack makes the oldest batch go again; the kernel logs it once and acks duplicates.
+  private armResend(): void {
+    if (this.resendTimer !== null || this.inFlight.length === 0) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      const oldest = this.inFlight[0];
+      if (!oldest) return;
+      try {
+        this.options.send(oldest.batch, oldest.records);
+      } catch {
+        // The comm is closing: nothing to resend to.
+      }
+      this.resendDelay = Math.min(this.resendDelay * 2, MAX_RESEND_AFTER_MS);
+      this.armResend();
+    }, this.resendDelay);
+  }
+
+  private stopResendTimer(): void {
+    if (this.resendTimer !== null) clearTimeout(this.resendTimer);
+    this.resendTimer = null;
   }
 
   /** How many queued records the next batch takes: at least one, within both caps. */
@@ -145,4 +193,10 @@ export class EventPipe {
     }
     return count;
   }
+}
+
+function randomId(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  return `pipe_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -25,10 +25,10 @@ export const SESSION_CHANGED = "rt:session_changed";
 
 export type ToKernel =
   | { kind: typeof HELLO }
-  | { kind: typeof EVENTS; batch: number; records: OutgoingRecord[] };
+  | { kind: typeof EVENTS; pipe: string; batch: number; records: OutgoingRecord[] };
 
 export type FromKernel =
-  | { kind: typeof ACK; batch: number }
+  | { kind: typeof ACK; pipe?: string; batch: number }
   | { kind: typeof CONNECT }
   | { kind: typeof DISCONNECT }
   | { kind: typeof SEND; event: RealtimeEvent }

@@ -74,6 +74,18 @@ describe("RealtimeController and the kernel", () => {
     expect(batches().length).toBeLessThan(2 * DEFAULT_MAX_IN_FLIGHT);
   });
 
+  it("sends its pipe's name with every batch and takes only acks naming it", () => {
+    const { model, controller } = setup();
+    controller.connect("click");
+    const batch = (model.sent as { kind: string; pipe?: string; batch?: number }[]).find((m) => m.kind === "rt:events")!;
+    expect(batch.pipe).toMatch(/^pipe_/);
+    model.fromKernel({ kind: "rt:ack", pipe: "pipe_of_another_tab", batch: batch.batch });
+    const acknowledged = () => (controller as unknown as { pipe: { acknowledged: number } }).pipe.acknowledged;
+    expect(acknowledged()).toBe(0);
+    model.fromKernel({ kind: "rt:ack", pipe: batch.pipe, batch: batch.batch });
+    expect(acknowledged()).toBe(1);
+  });
+
   it("sends rt:send events on the channel, stamped with an event_id, and logs them as client records", () => {
     const { model, controller, calls } = setup();
     controller.connect("kernel");

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_IN_FLIGHT, EventPipe } from "../src/pipe";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_RESEND_AFTER_MS, EventPipe } from "../src/pipe";
 import type { OutgoingRecord } from "../src/protocol";
 
 function record(n: number, payload = ""): OutgoingRecord {
@@ -165,5 +165,40 @@ describe("EventPipe", () => {
       await endOfTask();
     }
     expect(sent.map((b) => b.batch)).toEqual([0, 1, 2, 3]);
+  });
+
+  describe("when an ack is late", () => {
+    afterEach(() => vi.useRealTimers());
+
+    it("resends the oldest unacknowledged batch, waiting twice as long each time", () => {
+      vi.useFakeTimers();
+      const { pipe, sent } = harness();
+      pipe.push(record(0));
+      vi.advanceTimersByTime(DEFAULT_RESEND_AFTER_MS - 1);
+      expect(sent).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toEqual(sent[0]); // the same batch, same number: the kernel logs it once
+      vi.advanceTimersByTime(2 * DEFAULT_RESEND_AFTER_MS);
+      expect(sent).toHaveLength(3);
+      pipe.ack(0);
+      vi.advanceTimersByTime(60_000);
+      expect(sent).toHaveLength(3);
+      expect(pipe.acknowledged).toBe(1);
+    });
+
+    it("stops resending once closed", () => {
+      vi.useFakeTimers();
+      const { pipe, sent } = harness();
+      pipe.push(record(0));
+      pipe.close();
+      vi.advanceTimersByTime(60_000);
+      expect(sent).toHaveLength(1);
+    });
+  });
+
+  it("names itself, so that a page takes only its own acks", () => {
+    expect(new EventPipe({ send: () => {} }).id).toMatch(/^pipe_[0-9a-f]{16}$/);
+    expect(new EventPipe({ send: () => {} }).id).not.toBe(new EventPipe({ send: () => {} }).id);
   });
 });

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import difflib
 import io
 import json
@@ -115,6 +116,14 @@ class CallStateError(RealtimeError, RuntimeError):
 
 class FrontendNotReadyError(RealtimeError, RuntimeError):
     """No front end has shown the widget yet, so nothing can place the call."""
+
+
+@dataclasses.dataclass
+class _PipeSequence:
+    """Where one front-end event pipe is: the batch to log next, and batches that came early."""
+
+    expected: int = 0
+    held: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 class _EveryAssignment(traitlets.Any):
@@ -257,6 +266,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._warned_handlers: set[str] = set()
         self._reporting_error = False
         self._frontend_ready = False
+        # Per front-end event pipe (one per page): the next batch to log, and batches ahead of it.
+        self._pipes: dict[str, _PipeSequence] = {}
         self._connect_requested_at: float | None = None
         self._call_id: str | None = None
 
@@ -830,6 +841,30 @@ class RealtimeWidget(anywidget.AnyWidget):
             _log.error("RealtimeWidget got a message with unknown method %r", method)
 
     def _receive_batch(self, content: dict[str, Any]) -> None:
+        """Log a batch in its pipe's order, once, and acknowledge it.
+
+        Batches normally arrive in order, but not always: a batch the kernel read just before a
+        cell started blocking waits in ipykernel's queue until the cell ends, while
+        :meth:`wait_for` handles the later ones from the socket. So a batch ahead of its turn is
+        held (not logged, not acknowledged) until the missing one arrives, which the front end
+        resends when its acknowledgement is late; a batch seen before is only acknowledged again.
+        """
+        pipe, batch = content.get("pipe"), content.get("batch")
+        if not isinstance(pipe, str) or not isinstance(batch, int) or isinstance(batch, bool):
+            self._log_batch(content, batch)  # no sequence to keep (an older front end)
+            return
+        with self._event_lock:  # a subshell thread may deliver batches too
+            sequence = self._pipes.setdefault(pipe, _PipeSequence())
+            if batch < sequence.expected:
+                self._send_msg({"kind": m.ACK, "pipe": pipe, "batch": batch})  # a resent duplicate
+                return
+            sequence.held[batch] = content
+            while sequence.expected in sequence.held:
+                next_batch = sequence.expected
+                sequence.expected += 1
+                self._log_batch(sequence.held.pop(next_batch), next_batch, pipe)
+
+    def _log_batch(self, content: dict[str, Any], batch: Any, pipe: str | None = None) -> None:
         try:
             records = content.get("records")
             if isinstance(records, list):
@@ -840,8 +875,11 @@ class RealtimeWidget(anywidget.AnyWidget):
                     {"code": "bad_batch", "message": "An rt:events message had no records list."},
                 )
         finally:
-            # Always acknowledge: the front end sends the next batch only after this.
-            self._send_msg({"kind": m.ACK, "batch": content.get("batch")})
+            # Always acknowledge: the front end's window of unacknowledged batches moves on.
+            ack: dict[str, Any] = {"kind": m.ACK, "batch": batch}
+            if pipe is not None:
+                ack["pipe"] = pipe
+            self._send_msg(ack)
 
     def _ingest(self, records: list[Any]) -> None:
         """The hot path: log, publish and dispatch each record. Keep per-record work minimal."""

@@ -227,6 +227,42 @@ def test_phase_follows_the_phase_records_and_is_not_synced(make_widget: MakeWidg
     assert not [m for m in h.sent if m.get("method") == "update"]
 
 
+def _batch(h: Any, pipe: str, batch: int, *event_ids: str) -> None:
+    records = [
+        {"source": "server", "t_browser_ms": 1.7e12, "event": {"type": "x.y", "event_id": e}}
+        for e in event_ids
+    ]
+    h.receive({"kind": "rt:events", "pipe": pipe, "batch": batch, "records": records})
+
+
+def _acks(h: Any) -> list[tuple[str | None, int]]:
+    return [(c.get("pipe"), c["batch"]) for c in h.sent if c.get("kind") == "rt:ack"]
+
+
+def test_a_batch_ahead_of_its_turn_waits_for_the_missing_one(make_widget: MakeWidget) -> None:
+    # As when ipykernel holds batch 0 behind a running cell while wait_for handles 1 and 2.
+    h = make_widget()
+    _batch(h, "p1", 1, "e2")
+    _batch(h, "p1", 2, "e3")
+    assert list(h.widget.log) == [] and _acks(h) == []
+    _batch(h, "p1", 0, "e0", "e1")  # the front end resent it: it was not acknowledged in time
+    assert [r["event"]["event_id"] for r in h.widget.log] == ["e0", "e1", "e2", "e3"]
+    assert _acks(h) == [("p1", 0), ("p1", 1), ("p1", 2)]
+    # The original batch 0, once ipykernel gets to it: acknowledged again, logged once.
+    _batch(h, "p1", 0, "e0", "e1")
+    assert len(h.widget.log) == 4
+    assert _acks(h)[-1] == ("p1", 0)
+
+
+def test_each_page_pipe_keeps_its_own_order(make_widget: MakeWidget) -> None:
+    h = make_widget()
+    _batch(h, "page-a", 0, "a0")
+    _batch(h, "page-b", 0, "b0")  # a second tab on the same kernel starts at 0 too
+    _batch(h, "page-a", 1, "a1")
+    assert [r["event"]["event_id"] for r in h.widget.log] == ["a0", "b0", "a1"]
+    assert _acks(h) == [("page-a", 0), ("page-b", 0), ("page-a", 1)]
+
+
 def test_batches_accumulate(make_widget: MakeWidget) -> None:
     h = make_widget()
     first = h.events(server("a"), server("b"))
