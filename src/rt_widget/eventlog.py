@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Record = dict[str, Any]
+_Path = str | os.PathLike[str]
 
 
 def now_ms() -> float:
@@ -110,61 +111,28 @@ class EventLog:
         """Read a JSON Lines file written by :meth:`save`. Blank lines are skipped; a line that is
         not a record raises ``ValueError`` naming the line."""
         log = cls()
-        records = log._records
-        append = records.append
-        loads = orjson.loads
-        lineno = 0
         # JSON yields trees, which the cyclic collector can never free; pausing it while millions
         # of dicts are made keeps loading linear (measured: 1M records 14.3 s -> 9.1 s).
         collecting = gc.isenabled()
         gc.disable()
         try:
             with open(path, encoding="utf-8") as f:
-                while lines := f.readlines(_CHUNK_CHARS):
-                    suspect = _may_hold_big_int("".join(lines))
-                    for line in lines:
-                        lineno += 1
-                        # orjson reads what json.loads reads, to the same values (checked by
-                        # fuzzing), three times faster; json.loads reads again what orjson
-                        # refuses (NaN, lone surrogates, bad JSON: json decides, with its own
-                        # message) and what it might read otherwise (integers beyond 64 bits).
-                        if suspect and _may_hold_big_int(line):
-                            record = _parse_line(line, path, lineno)
-                        else:
-                            try:
-                                record = loads(line)
-                            except orjson.JSONDecodeError:
-                                record = _parse_line(line, path, lineno)
-                        if record is _BLANK:
-                            continue
-                        # The usual record, inline: _checked() as a call per line costs a tenth
-                        # of the load. The new dict's keys are this module's interned constants,
-                        # which every later lookup (record["event"]...) finds by identity.
-                        if record.__class__ is dict:
-                            seq = record.get("seq")
-                            source = record.get("source")
-                            t_browser = record.get("t_browser_ms")
-                            t_kernel = record.get("t_kernel_ms")
-                            event = record.get("event")
-                            if (
-                                seq.__class__ is int
-                                and source in SOURCES
-                                and (t_browser is None or t_browser.__class__ is float)
-                                and (t_kernel is None or t_kernel.__class__ is float)
-                                and event.__class__ is dict
-                            ):
-                                append({
-                                    "seq": seq,
-                                    "source": source,
-                                    "t_browser_ms": t_browser,
-                                    "t_kernel_ms": t_kernel,
-                                    "event": event,
-                                })
-                                continue
-                        try:
-                            append(_checked(record, len(records)))
-                        except (TypeError, ValueError) as exc:
-                            raise ValueError(f"{path}:{lineno}: {exc}") from None
+                done = 0  # lines read so far
+                try:
+                    # A megabyte of lines at a time, so that parsing and the big-integer guard
+                    # run as C loops over the whole chunk.
+                    while lines := f.readlines(_CHUNK_CHARS):
+                        _add_lines(log._records, lines, path, done)
+                        done += len(lines)
+                except UnicodeDecodeError:
+                    # Reading ahead met bytes that are not UTF-8. Read the rest again line by
+                    # line, as the file decodes: a bad record before those bytes is reported
+                    # first, and the decoding error itself is the one line iteration gives.
+                    with open(path, encoding="utf-8") as again:
+                        for n, line in enumerate(again):
+                            if n >= done:
+                                _add_lines(log._records, [line], path, n)
+                    raise
         finally:
             if collecting:
                 gc.enable()
@@ -204,18 +172,106 @@ class EventLog:
         return frames.stats(self)
 
 
-_BLANK = object()
-#: Lines are read about a megabyte at a time, so that the big-integer guard is a C pass per chunk.
+#: Lines are read about a megabyte at a time (see :meth:`EventLog.load`).
 _CHUNK_CHARS = 1 << 20
+#: A record's fields, in the order :meth:`EventLog.save` writes them.
+_FIELDS = ("seq", "source", "t_browser_ms", "t_kernel_ms", "event")
+_BLANK = object()
 _DIGIT_MARKS = bytes.maketrans(b"0123456789", b"\0" * 10)
 _LONG_DIGIT_RUN = b"\0" * 19
 
 
-def _may_hold_big_int(text: str) -> bool:
-    """Whether ``text`` has 19 digits in a row, as the shortest integer beyond 64 bits has: orjson
-    reads those as floats, json.loads as ints. (Long fractions match too; they only cost a slower
-    read.)"""
-    return _LONG_DIGIT_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MARKS)
+class _Failure:
+    """A line that is not JSON, kept until its turn so that errors are raised in line order."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _add_lines(records: list[Record], lines: list[str], path: _Path, before: int) -> None:
+    """Append the records of ``lines``, lines ``before + 1``... of the file ``path``."""
+    append = records.append
+    for lineno, value in enumerate(_parse_lines(lines, path, before), start=before + 1):
+        # A record just as save() writes it, which _checked() would only copy, is kept as it is
+        # (a new dict per line would cost a fifth of the load).
+        if value.__class__ is dict and tuple(value) == _FIELDS:
+            seq, source, t_browser, t_kernel, event = value.values()
+            if (
+                seq.__class__ is int
+                and source in SOURCES
+                and (t_browser is None or t_browser.__class__ is float)
+                and (t_kernel is None or t_kernel.__class__ is float)
+                and event.__class__ is dict
+            ):
+                append(value)
+                continue
+        if value is _BLANK:
+            continue
+        if value.__class__ is _Failure:
+            raise value.error from None
+        try:
+            append(_checked(value, len(records)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}:{lineno}: {exc}") from None
+
+
+def _parse_lines(lines: list[str], path: _Path, before: int) -> list[Any]:
+    """Each line's JSON value, exactly as ``json.loads`` reads it; ``_BLANK`` for a blank line,
+    a ``_Failure`` for one that is not JSON.
+
+    orjson reads what json.loads reads, to the same values (checked by fuzzing both), three
+    times faster. json.loads reads the lines orjson refuses (NaN and Infinity, lone surrogates,
+    numbers beyond a double, and errors, which json words as it always did), and those where an
+    integer might need more than 64 bits: orjson would give a float.
+    """
+    try:
+        values = list(map(orjson.loads, lines))  # the whole chunk in one C loop
+    except orjson.JSONDecodeError:  # a blank or odd line somewhere: line by line
+        values = [_parse_line(line, path, n) for n, line in enumerate(lines, start=before + 1)]
+    for i in _long_digit_runs(lines):
+        values[i] = _parse_line_by_json(lines[i], path, before + 1 + i)
+    return values
+
+
+def _parse_line(line: str, path: _Path, lineno: int) -> Any:
+    """One line by orjson, or by json.loads when orjson refuses it (see :func:`_parse_lines`)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _parse_line_by_json(line, path, lineno)
+
+
+def _parse_line_by_json(line: str, path: _Path, lineno: int) -> Any:
+    """One line by json.loads: its value, ``_BLANK`` for a blank line, a ``_Failure`` naming the
+    line for one that is not JSON."""
+    if not line.strip():
+        return _BLANK
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return _Failure(ValueError(f"{path}:{lineno}: not JSON ({exc.msg})"))
+    except RecursionError as exc:  # nested too deep for json (orjson stops at 1024 levels)
+        return _Failure(exc)
+
+
+def _long_digit_runs(lines: list[str]) -> list[int]:
+    """Indices of the lines with 19 digits in a row, as the shortest integer beyond 64 bits has
+    (long fractions match too; they only cost a slower read). C passes over the whole chunk."""
+    text = "".join(lines).encode("utf-8", "surrogatepass")
+    marks = text.translate(_DIGIT_MARKS)
+    found: list[int] = []
+    line, start = 0, 0
+    at = marks.find(_LONG_DIGIT_RUN)
+    while at >= 0:
+        line += text.count(b"\n", start, at)  # each line but the last ends in "\n" (text mode)
+        found.append(line)
+        start = text.find(b"\n", at)
+        if start < 0:
+            break
+        at = marks.find(_LONG_DIGIT_RUN, start)
+    return found
 
 
 def _promote_to_oldest_generation() -> None:
@@ -223,24 +279,13 @@ def _promote_to_oldest_generation() -> None:
 
     The records of a loaded log live as long as the log, but they are born in the youngest
     generation: left there, the next collections walk all of them twice (young, then middle
-    generation) before they settle, a tenth of a second per 100k records. ``freeze`` then
+    generation) before they settle, each walk 0.1 s per 100k records. ``freeze`` then
     ``unfreeze`` moves them in two list splices. Skipped when something else in the process has
     frozen objects, which unfreezing would release.
     """
     if gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()
-
-
-def _parse_line(line: str, path: str | os.PathLike[str], lineno: int) -> Any:
-    """One line by ``json.loads`` itself: its value, ``_BLANK`` for a blank line, or a
-    ``ValueError`` naming the line."""
-    if not line.strip():
-        return _BLANK
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
 
 
 def _checked(record: Any, expected_seq: int) -> Record:
