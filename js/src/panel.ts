@@ -49,6 +49,10 @@ export interface PanelHandle {
 const LOG_ROWS = 200;
 const ALL_TOPICS: readonly Topic[] = ["status", "transcript", "log", "devices", "ptt", "stats"];
 
+/** Meter updates: ~15 a second; the level falls to about half per update (smooth, no flicker). */
+const METER_INTERVAL_MS = 66;
+const METER_DECAY = 0.55;
+
 export function renderPanel(el: HTMLElement, source: PanelSource): PanelHandle {
   const panel = new Panel(el, source);
   return { flush: () => panel.flush(), dispose: () => panel.dispose() };
@@ -79,6 +83,7 @@ class Panel {
 
   private readonly dirty = new Set<Topic>(ALL_TOPICS);
   private frame: number | null = null;
+  private meterTimer: number | null = null;
   private readonly unsubscribe: () => void;
   private readonly cleanups: (() => void)[] = [];
   private readonly turns = new Map<string, { el: HTMLElement; revision: number }>();
@@ -197,6 +202,8 @@ class Panel {
     for (const cleanup of this.cleanups) cleanup();
     if (this.frame !== null) this.doc.defaultView?.cancelAnimationFrame(this.frame);
     this.frame = null;
+    if (this.meterTimer !== null) this.doc.defaultView?.clearTimeout(this.meterTimer);
+    this.meterTimer = null;
     this.root.remove();
   }
 
@@ -332,7 +339,21 @@ class Panel {
     this.levelIn.show(levels.input);
     this.levelOut.show(levels.output);
     // Meters animate only while a call is live; otherwise the panel sleeps until something changes.
-    if (live || this.levelIn.value > 0 || this.levelOut.value > 0) this.requestFrame();
+    if (live || this.levelIn.value > 0 || this.levelOut.value > 0) this.scheduleMeters();
+  }
+
+  /**
+   * The next meter update, ~15 times a second: redrawing every frame (60/s) cost the page ~0.4 s
+   * of CPU per second with a call up (measured in headless Chromium, benchmarks/RESULTS.md),
+   * which every other step of the call then waited for on a 2-core machine.
+   */
+  private scheduleMeters(): void {
+    const win = this.doc.defaultView;
+    if (this.meterTimer !== null || this.disposed || !win) return;
+    this.meterTimer = win.setTimeout(() => {
+      this.meterTimer = null;
+      this.requestFrame();
+    }, METER_INTERVAL_MS);
   }
 
   private logRow(row: LogRow): HTMLElement {
@@ -402,7 +423,7 @@ class Meter {
   }
 
   show(level: number): void {
-    this.value = decay(this.value, level);
+    this.value = decay(this.value, level, METER_DECAY);
     if (this.value < 0.005) this.value = 0;
     const rounded = Math.round(this.value * 100) / 100;
     if (rounded === this.shown) return;
