@@ -47,7 +47,6 @@ export interface PanelHandle {
 }
 
 const LOG_ROWS = 200;
-const LOG_INTERVAL_MS = 100;
 const ALL_TOPICS: readonly Topic[] = ["status", "transcript", "log", "devices", "ptt", "stats"];
 
 /** Meter updates: ~15 a second; the level falls to about half per update (smooth, no flicker). */
@@ -85,8 +84,6 @@ class Panel {
   private readonly dirty = new Set<Topic>(ALL_TOPICS);
   private frame: number | null = null;
   private meterTimer: number | null = null;
-  private logTimer: number | null = null;
-  private lastLogDraw = -Infinity;
   private readonly unsubscribe: () => void;
   private readonly cleanups: (() => void)[] = [];
   private readonly turns = new Map<string, { el: HTMLElement; revision: number }>();
@@ -207,49 +204,20 @@ class Panel {
     this.frame = null;
     if (this.meterTimer !== null) this.doc.defaultView?.clearTimeout(this.meterTimer);
     this.meterTimer = null;
-    if (this.logTimer !== null) this.doc.defaultView?.clearTimeout(this.logTimer);
-    this.logTimer = null;
     this.root.remove();
   }
 
   flush(): void {
-    this.draw(true);
-  }
-
-  private draw(logDue: boolean): void {
     this.frame = null;
     if (this.disposed) return;
     const dirty = new Set(this.dirty);
     this.dirty.clear();
-    if (dirty.has("log") && !logDue) {
-      dirty.delete("log");
-      this.dirty.add("log");
-      this.scheduleLog();
-    }
     if (dirty.has("status") || dirty.has("ptt")) this.renderStatus();
     if (dirty.has("devices")) this.renderMicrophones();
     if (dirty.has("stats")) this.renderStats();
     if (dirty.has("transcript")) this.renderTranscript();
-    if (dirty.has("log")) {
-      this.renderLog();
-      this.lastLogDraw = performance.now();
-    }
+    if (dirty.has("log")) this.renderLog();
     this.renderMeters();
-  }
-
-  /**
-   * The event log redraws at most ~10 times a second. During a burst, redrawing it every frame
-   * was about half of the page's JavaScript, on the same thread that receives the events and
-   * pipes them to the kernel (benchmarks/RESULTS.md); a tenth of a second is still "live".
-   */
-  private scheduleLog(): void {
-    const win = this.doc.defaultView;
-    if (this.logTimer !== null || this.disposed || !win) return;
-    const wait = Math.max(0, this.lastLogDraw + LOG_INTERVAL_MS - performance.now());
-    this.logTimer = win.setTimeout(() => {
-      this.logTimer = null;
-      this.requestFrame();
-    }, wait);
   }
 
   // -- scheduling ---------------------------------------------------------------------------------
@@ -262,9 +230,7 @@ class Panel {
   private requestFrame(): void {
     if (this.frame !== null || this.disposed) return;
     const win = this.doc.defaultView;
-    this.frame = win
-      ? win.requestAnimationFrame(() => this.draw(performance.now() - this.lastLogDraw >= LOG_INTERVAL_MS))
-      : null;
+    this.frame = win ? win.requestAnimationFrame(() => this.flush()) : null;
   }
 
   // -- drawing ------------------------------------------------------------------------------------
