@@ -30,7 +30,7 @@ describe("anywidget module", () => {
     const renderArgs = (el: HTMLElement, ctx: unknown) =>
       ({ model: modelProxy(model, ctx), el, experimental: experimental(), signal: new AbortController().signal, host: {} }) as never;
     const disposeA = (await widget.render(renderArgs(viewA, "viewA"))) as () => void;
-    await widget.render(renderArgs(viewB, "viewB"));
+    const disposeB = (await widget.render(renderArgs(viewB, "viewB"))) as () => void;
     expect(viewA.querySelector('[data-testid="connect"]')).not.toBeNull();
     expect(viewB.querySelector('[data-testid="connect"]')).not.toBeNull();
 
@@ -45,6 +45,8 @@ describe("anywidget module", () => {
     expect(model.get("state")).toBe("connecting");
     cleanup();
     expect(model.get("state")).toBe("closed");
+    // Every view's timers (the meters') go with it: none may fire after the test's DOM is gone.
+    disposeB();
   });
 
   it("an empty set({}) changes nothing on the model", () => {
