@@ -8,6 +8,9 @@ import { FakeCall, FakeModel } from "./fakes";
 
 const XSS = '<img src=x onerror="window.__pwned=1">';
 
+/** Every panel a test rendered, disposed after it. */
+const mounted: ReturnType<typeof renderPanel>[] = [];
+
 function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
   const model = new FakeModel(traits);
   const calls: FakeCall[] = [];
@@ -22,6 +25,7 @@ function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
   const el = document.createElement("div");
   document.body.append(el);
   const panel = renderPanel(el, controller);
+  mounted.push(panel);
   const q = (id: string) => el.querySelector(`[data-testid="${id}"]`) as HTMLElement;
   /** A server event arriving on the (fake) call's data channel. */
   const receive = (event: Record<string, unknown>) => {
@@ -35,6 +39,8 @@ function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
 }
 
 afterEach(() => {
+  // Disposing stops each panel's meter timer, which must not fire after the test's DOM is gone.
+  for (const panel of mounted.splice(0)) panel.dispose();
   document.body.replaceChildren();
 });
 
@@ -153,6 +159,7 @@ describe("panel", () => {
     const { controller, receive, panel, el } = setup();
     const other = document.createElement("div");
     const second = renderPanel(other, controller);
+    mounted.push(second);
     panel.dispose();
     expect(el.children.length).toBe(0);
     receive({ type: "response.output_text.delta", item_id: "a", delta: "still here" });
