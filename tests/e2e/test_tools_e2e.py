@@ -166,7 +166,10 @@ def _start_cell(nb: Notebook, source: str) -> int:
         }""",
         source,
     )
-    nb.command("notebook:run-cell")
+    # Not nb.command(): its promise (JupyterLab's command) settles only when the cell has run.
+    nb.page.evaluate(
+        "() => { void window.jupyterapp.commands.execute('notebook:run-cell'); return true; }"
+    )
     return index
 
 
@@ -288,10 +291,20 @@ def test_a_busy_cell_holds_up_a_tool_call_and_the_panel_says_so(open_notebook):
     # The cell sends, then keeps the kernel busy: the model's function call reaches the page but
     # not the kernel.
     index = _start_cell(nb, 'w.send_text(\'get_weather {"city": "Rome"}\')\ntime.sleep(5)')
-    expect(d.el("tool-status")).to_have_text(
-        "get_weather: waiting for the kernel (a running cell holds up tool calls)", timeout=8_000
+    # Text and flag read together, in one look at the page: read one after the other, a loaded
+    # machine let the cell end between the two reads.
+    d.el("tool-status").wait_for(state="attached")
+    d.page.wait_for_function(
+        """([selector, text]) => {
+            const line = document.querySelector(selector);
+            return line !== null && line.textContent === text && line.dataset.waiting === "true";
+        }""",
+        arg=[
+            '[data-testid="tool-status"]',
+            "get_weather: waiting for the kernel (a running cell holds up tool calls)",
+        ],
+        timeout=8_000,
     )
-    assert d.el("tool-status").get_attribute("data-waiting") == "true"
     _cell_outputs(nb, index)
     # The cell is over: the kernel gets the call, runs the tool, and the model answers.
     d.wait_event("response.done", since=mark, n=2, timeout=60)
