@@ -4,7 +4,7 @@
 // It knows nothing of the model or the DOM: it reports through hooks, and the controller turns
 // those into traits and log records. It ends exactly once (`hooks.ended`), releasing the mic.
 import { browserNow } from "./clock";
-import { CHANNEL_LABEL, DEFAULT_MAX_MESSAGE_BYTES, decodeServerMessage } from "./channel";
+import { DEFAULT_MAX_MESSAGE_BYTES, decodeServerMessage } from "./channel";
 import type { Invoke } from "./commands";
 import { UserFacingError, asUserFacing, microphoneError, noMediaDevicesError } from "./errors";
 import { audioConstraints, stopStream } from "./media";
@@ -19,6 +19,7 @@ import {
   type Answer,
   type ClientSecret,
 } from "./signaling";
+import { preparePeer, type PreparedPeer } from "./prewarm";
 import { extractStats } from "./stats";
 
 export interface CallEnd {
@@ -52,6 +53,10 @@ export interface CallOptions {
   hooks: CallHooks;
   /** A client secret minted ahead (SecretPrefetch); if it failed, the call mints its own. */
   prefetchedSecret?: Promise<ClientSecret> | null;
+  /** A peer connection made ahead, its offer ready or on its way (PeerPrewarm); else one is made. */
+  prepared?: PreparedPeer | null;
+  /** The page already has microphone permission: with `prepared`, the offer need not wait for it. */
+  micGranted?: boolean;
   /** Seams for tests and unusual hosts. */
   media?: MediaDevices;
   fetch?: typeof fetch;
@@ -67,6 +72,8 @@ export class Call {
   private pc: RTCPeerConnection | null = null;
   private channel: RTCDataChannel | null = null;
   private sender: RTCRtpSender | null = null;
+  /** Settles when the offer is the peer connection's local description. */
+  private offered: Promise<void> | null = null;
   private mic: MediaStream | null = null;
   private callId: string | null = null;
   private muted: boolean;
@@ -156,13 +163,16 @@ export class Call {
   private async setUp(): Promise<void> {
     const { hooks, invoke, signaling } = this.options;
     const signal = this.abort.signal;
+    const prepared = this.options.prepared ?? null;
+    if (prepared) this.adopt(prepared); // from now on, finish() closes it
 
-    // The secret (usually minted ahead) and the microphone are fetched at the same time; the offer
-    // is created once the microphone is open. Not in parallel with it: in Chromium, creating the
-    // peer connection while the microphone opens delayed the microphone by ~100 ms (measured: mic
-    // open median 167 ms in parallel vs 49 ms before it), far more than the offer's 20-40 ms
-    // (benchmarks/RESULTS.md). Nothing is posted before all three are done, so a refused
-    // microphone never creates a call at the service.
+    // The secret (usually minted ahead) and the microphone are fetched at the same time. With a
+    // peer connection prepared ahead (PeerPrewarm) and microphone permission already granted,
+    // the offer goes out at once too, and the track joins the call when the microphone opens.
+    // Otherwise the offer waits for the microphone, so that a refused microphone (the user may be
+    // asked now) never creates a call at the service; and a peer connection made now is made
+    // after it: in Chromium, creating one while the microphone opens delayed the microphone by
+    // ~100 ms (benchmarks/RESULTS.md).
     let minting: Promise<ClientSecret> | null = null;
     if (signaling === "client_secret") {
       const prefetched = this.options.prefetchedSecret ?? null;
@@ -190,31 +200,36 @@ export class Call {
       hooks.localStream(stream);
       return stream;
     });
-    // Wait for the microphone, but fail at once if minting fails meanwhile.
-    await Promise.race([opening, minting ? minting.then(() => opening) : opening]);
-    this.throwIfFinished();
-    const pc = (this.options.createPeerConnection ?? (() => new RTCPeerConnection()))();
-    this.pc = pc;
-    this.watchPeerConnection(pc);
-    const sender = pc.addTransceiver("audio", { direction: "sendrecv" }).sender;
-    this.sender = sender;
-    this.channel = pc.createDataChannel(CHANNEL_LABEL);
-    this.watchChannel(this.channel);
-    const offering = pc
-      .createOffer()
-      .then((offer) => pc.setLocalDescription(offer))
-      .then(() => {
-        if (!this.finished) hooks.phase("offer_created", { ice_gathering: pc.iceGatheringState });
-      });
-    // The first failure fails the call; finish() then releases a microphone that opens late.
-    const [minted, mic] = await Promise.all([minting, opening, offering]);
-    this.throwIfFinished();
-    // The track joins the offer's transceiver while the offer travels (media flows only once ICE
-    // has connected); a failure is kept for later rather than left unhandled meanwhile.
-    const attaching = sender.replaceTrack(mic.getAudioTracks()[0]!).then(
+    const micFirst = !(prepared && this.options.micGranted);
+    if (micFirst) {
+      // Wait for the microphone, but fail at once if minting fails meanwhile.
+      await Promise.race([opening, minting ? minting.then(() => opening) : opening]);
+      this.throwIfFinished();
+    }
+    if (!prepared) this.adopt(preparePeer(this.options.createPeerConnection ?? (() => new RTCPeerConnection())));
+    const pc = this.pc!;
+    const sender = this.sender!;
+    const offering = this.offered!.then(() => {
+      if (!this.finished) hooks.phase("offer_created", { ice_gathering: pc.iceGatheringState, ...(prepared ? { prepared: true } : {}) });
+    });
+    // The track joins the offer's transceiver once the microphone is open (media flows only once
+    // ICE has connected); a failure is kept for later rather than left unhandled meanwhile.
+    const attaching = opening.then((mic) => sender.replaceTrack(mic.getAudioTracks()[0]!)).then(
       () => null,
       (error: unknown) => error,
     );
+    if (!micFirst) {
+      // The offer does not wait for the microphone; if it fails after all (a device unplugged or
+      // busy), the call ends with the microphone's error, and the service is told to hang up.
+      void attaching.then((error) => {
+        if (error === null || this.finished) return;
+        const problem = asUserFacing(error);
+        this.finish("failed", problem.message, problem);
+      });
+    }
+    // The first failure fails the call; finish() then releases a microphone that opens late.
+    const [minted] = await Promise.all([minting, offering, micFirst ? opening : null]);
+    this.throwIfFinished();
 
     // The offer goes out with whatever ICE candidates were gathered meanwhile (maybe none), as
     // in OpenAI's own WebRTC example: the service is an ICE-lite peer, which only answers the
@@ -225,8 +240,10 @@ export class Call {
     const answering = this.exchange(minted, offerSdp);
     hooks.sdp("offer", offerSdp); // recorded while the offer is on its way
     const answer = await answering;
-    const attachFailure = await attaching;
-    if (attachFailure !== null) throw attachFailure;
+    if (micFirst) {
+      const attachFailure = await attaching;
+      if (attachFailure !== null) throw attachFailure;
+    }
     this.throwIfFinished();
     this.callId = answer.callId;
     const applying = pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
@@ -243,6 +260,16 @@ export class Call {
       );
       this.finish("failed", problem.message, problem);
     }, CHANNEL_OPEN_TIMEOUT_MS);
+  }
+
+  /** Takes a peer connection (prepared ahead or just now) as this call's. */
+  private adopt(peer: PreparedPeer): void {
+    this.pc = peer.pc;
+    this.sender = peer.sender;
+    this.channel = peer.channel;
+    this.offered = peer.offered;
+    this.watchPeerConnection(peer.pc);
+    this.watchChannel(peer.channel);
   }
 
   /** Posts the offer (with the secret, minting a fresh one if it went stale) or has the kernel relay it. */

@@ -11,6 +11,7 @@ import { listMicrophones, type Microphone } from "./media";
 import { LevelMeter } from "./meters";
 import type { Model, PanelTraits, WidgetTraits } from "./model";
 import { EventPipe } from "./pipe";
+import { MicPermission, PeerPrewarm } from "./prewarm";
 import { SecretPrefetch, mintClientSecret } from "./signaling";
 import {
   ACK,
@@ -43,6 +44,9 @@ export interface ControllerOptions {
   invoke: Invoke;
   media?: MediaDevices;
   createCall?: (options: CallOptions) => CallLike;
+  /** Makes the next call's peer connection ahead; null: none ahead (default: the browser's). */
+  createPeerConnection?: (() => RTCPeerConnection) | null;
+  permissions?: Permissions;
   /** The clock for the tool line's "waiting for the kernel" (tests pass their own). */
   now?: () => number;
 }
@@ -61,6 +65,9 @@ export class RealtimeController implements PanelSource {
   private readonly pipe: EventPipe;
   /** The client secret for the next call, minted ahead (client_secret signaling only). */
   private readonly secrets: SecretPrefetch;
+  /** The next call's peer connection and offer, made ahead. */
+  private readonly peers: PeerPrewarm;
+  private readonly micPermission: MicPermission;
   private readonly model: Model;
   private readonly invoke: Invoke;
   private readonly media: MediaDevices | undefined;
@@ -94,6 +101,9 @@ export class RealtimeController implements PanelSource {
 
     // Never aborted: a secret minted ahead belongs to no call.
     this.secrets = new SecretPrefetch(() => mintClientSecret(this.invoke, new AbortController().signal, true));
+    const browserPeer = typeof RTCPeerConnection === "undefined" ? null : () => new RTCPeerConnection();
+    this.peers = new PeerPrewarm(options.createPeerConnection === undefined ? browserPeer : options.createPeerConnection);
+    this.micPermission = new MicPermission(options.permissions);
 
     this.model.on("msg:custom", this.onKernelMessage);
     this.model.on("change:muted", this.onMutedChange);
@@ -110,6 +120,7 @@ export class RealtimeController implements PanelSource {
     }
     void this.refreshMicrophones();
     this.prefetchSecret();
+    this.peers.warm();
   }
 
   // -- what views read ----------------------------------------------------------------------------
@@ -169,6 +180,8 @@ export class RealtimeController implements PanelSource {
       invoke: this.invoke,
       hooks,
       prefetchedSecret: signaling === "client_secret" ? this.secrets.take() : null,
+      prepared: this.peers.take(),
+      micGranted: this.micPermission.granted,
     });
     this.call = call;
     this.setPhase(call, "start", { trigger, signaling: this.traits().signaling });
@@ -257,6 +270,7 @@ export class RealtimeController implements PanelSource {
     this.model.off("change:muted", this.onMutedChange);
     this.model.off("change:signaling", this.onSignalingChange);
     this.secrets.drop();
+    this.peers.drop();
     this.pipe.close();
     for (const name of TRAITS_SHOWN) this.model.off(`change:${name}`, this.onTraitChange);
     this.media?.removeEventListener?.("devicechange", this.refreshMicrophones);
@@ -384,6 +398,7 @@ export class RealtimeController implements PanelSource {
     this.emit("stats");
     this.emit("ptt");
     this.prefetchSecret(); // for the next Connect
+    if (!this.disposed) this.peers.warm();
   }
 
   /** Mints the next call's client secret ahead, unless the widget relays offers or has one. */

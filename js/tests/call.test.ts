@@ -4,6 +4,7 @@ import type { Invoke } from "../src/commands";
 import { MIC_DENIED_MESSAGE } from "../src/errors";
 import type { Signaling } from "../src/model";
 import type { ClientSecret } from "../src/signaling";
+import { MAX_AGE_MS, MicPermission, PeerPrewarm, preparePeer } from "../src/prewarm";
 import { ANSWER_SDP, FakePeerConnection, FakeStream, settle } from "./fakes";
 
 const SECRET = "ek_SECRET_never_logged";
@@ -15,6 +16,9 @@ interface Setup {
   response?: () => Response;
   getUserMedia?: () => Promise<FakeStream>;
   prefetched?: Promise<ClientSecret> | null;
+  /** Use a peer connection prepared ahead (PeerPrewarm), with or without mic permission. */
+  prepared?: boolean;
+  micGranted?: boolean;
 }
 
 function setup(options: Setup = {}) {
@@ -86,6 +90,8 @@ function setup(options: Setup = {}) {
     fetch: fetchImpl as unknown as typeof fetch,
     createPeerConnection: () => pc as unknown as RTCPeerConnection,
     prefetchedSecret: options.prefetched ?? null,
+    prepared: options.prepared ? preparePeer(() => pc as unknown as RTCPeerConnection) : null,
+    micGranted: options.micGranted ?? false,
   });
   return { call, pc, events, hookArgs, ends, streams, commands, fetchImpl, getUserMedia };
 }
@@ -312,6 +318,108 @@ describe("Call with a client secret", () => {
     expect(late.tracks[0]!.stopped).toBe(true);
     expect(t.ends).toHaveLength(1);
     expect(t.fetchImpl).not.toHaveBeenCalled();
+  });
+});
+
+describe("Call with a peer connection prepared ahead", () => {
+  it("with mic permission granted, posts the offer before the microphone opens; the track joins later", async () => {
+    let grant: (stream: FakeStream) => void = () => {};
+    const stream = new FakeStream();
+    const t = setup({ prepared: true, micGranted: true, getUserMedia: () => new Promise((resolve) => (grant = resolve)) });
+    await t.call.start();
+    expect(t.fetchImpl).toHaveBeenCalledTimes(1);
+    expect(t.hookArgs).toContainEqual(["offer_created", { ice_gathering: "complete", prepared: true }]);
+    expect(t.events).toContain("phase:remote_description_set");
+    expect(t.events).not.toContain("phase:mic_ready");
+    expect(t.pc.transceivers).toEqual([{ kind: "audio", direction: "sendrecv" }]);
+    expect(t.pc.tracks).toEqual([]);
+    t.pc.channels[0]!.open();
+    expect(t.call.isOpen).toBe(true);
+    grant(stream);
+    await settle();
+    expect(t.events.indexOf("phase:channel_open")).toBeLessThan(t.events.indexOf("phase:mic_ready"));
+    expect(t.pc.tracks).toEqual([stream.tracks[0]]);
+    expect(t.ends).toEqual([]);
+  });
+
+  it("a microphone failing after the offer went out ends the call and hangs it up at the service", async () => {
+    let fail: (error: unknown) => void = () => {};
+    const t = setup({ prepared: true, micGranted: true, getUserMedia: () => new Promise((_, reject) => (fail = reject)) });
+    await t.call.start();
+    t.pc.channels[0]!.open();
+    fail(new DOMException("in use", "NotReadableError"));
+    await settle();
+    expect(t.ends).toHaveLength(1);
+    expect(t.ends[0]).toMatchObject({ state: "failed", error: { code: "mic_unavailable" } });
+    expect(t.pc.closed).toBe(true);
+    expect(t.commands).toContainEqual(["hangup", { call_id: "rtc_1" }]);
+  });
+
+  it("without mic permission yet, waits for the microphone before posting, and a denial closes the prepared peer", async () => {
+    const t = setup({ prepared: true, micGranted: false, getUserMedia: () => Promise.reject(new DOMException("denied", "NotAllowedError")) });
+    await t.call.start();
+    expect(t.ends[0]).toMatchObject({ state: "failed", error: { code: "mic_denied" } });
+    expect(t.fetchImpl).not.toHaveBeenCalled();
+    expect(t.pc.closed).toBe(true);
+  });
+});
+
+describe("PeerPrewarm", () => {
+  it("prepares one peer connection with the call's transceiver, channel and offer, and hands it over once", async () => {
+    const made: FakePeerConnection[] = [];
+    const prewarm = new PeerPrewarm(() => {
+      const pc = new FakePeerConnection();
+      made.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    });
+    prewarm.warm();
+    prewarm.warm();
+    expect(made).toHaveLength(1);
+    const peer = prewarm.take()!;
+    await peer.offered;
+    expect(made[0]!.localDescription?.type).toBe("offer");
+    expect(made[0]!.transceivers).toEqual([{ kind: "audio", direction: "sendrecv" }]);
+    expect(made[0]!.channels.map((c) => c.label)).toEqual(["oai-events"]);
+    expect(prewarm.take()).toBeNull();
+  });
+
+  it("discards one that waited too long, and drop() closes what it holds", () => {
+    let now = 1_000;
+    const made: FakePeerConnection[] = [];
+    const prewarm = new PeerPrewarm(() => {
+      const pc = new FakePeerConnection();
+      made.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    }, () => now);
+    prewarm.warm();
+    now += MAX_AGE_MS + 1;
+    expect(prewarm.take()).toBeNull();
+    expect(made[0]!.closed).toBe(true);
+    prewarm.warm();
+    prewarm.drop();
+    expect(made[1]!.closed).toBe(true);
+    expect(prewarm.take()).toBeNull();
+  });
+
+  it("does nothing where the browser has no WebRTC", () => {
+    const prewarm = new PeerPrewarm(null);
+    prewarm.warm();
+    expect(prewarm.take()).toBeNull();
+  });
+});
+
+describe("MicPermission", () => {
+  it("follows the permission's state, and says unknown where the browser cannot tell", async () => {
+    const status = Object.assign(new EventTarget(), { state: "prompt" as PermissionState });
+    const permission = new MicPermission({ query: async () => status } as unknown as Permissions);
+    await settle();
+    expect(permission.granted).toBe(false);
+    status.state = "granted";
+    status.dispatchEvent(new Event("change"));
+    expect(permission.granted).toBe(true);
+    const unknown = new MicPermission({ query: () => Promise.reject(new TypeError("microphone")) } as unknown as Permissions);
+    await settle();
+    expect(unknown.state).toBe("unknown");
   });
 });
 
