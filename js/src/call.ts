@@ -79,6 +79,9 @@ export class Call {
   private muted: boolean;
   private finished = false;
   private sawSession = false;
+  /** Settles (null, or the failure) once the microphone's track is in the call. */
+  private micAttached: Promise<unknown> | null = null;
+  private micInCall = false;
   private openTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private sampling = false;
@@ -215,9 +218,13 @@ export class Call {
     // The track joins the offer's transceiver once the microphone is open (media flows only once
     // ICE has connected); a failure is kept for later rather than left unhandled meanwhile.
     const attaching = opening.then((mic) => sender.replaceTrack(mic.getAudioTracks()[0]!)).then(
-      () => null,
+      () => {
+        this.micInCall = true;
+        return null;
+      },
       (error: unknown) => error,
     );
+    this.micAttached = attaching;
     if (!micFirst) {
       // The offer does not wait for the microphone; if it fails after all (a device unplugged or
       // busy), the call ends with the microphone's error, and the service is told to hang up.
@@ -358,7 +365,14 @@ export class Call {
       if (this.finished) return;
       this.clearOpenTimer();
       hooks.phase("channel_open");
-      hooks.connected();
+      // "Connected" means the user can speak: on the prepared path the channel can open before
+      // the microphone's track has joined, so the call reports connected only once it has (a
+      // failed microphone ends the call instead, see setUp).
+      if (this.micInCall) hooks.connected();
+      else
+        void this.micAttached?.then((failure) => {
+          if (failure === null && !this.finished) hooks.connected();
+        });
       this.statsTimer = setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
     });
     channel.addEventListener("message", (message: MessageEvent) => {

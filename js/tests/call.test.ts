@@ -335,9 +335,13 @@ describe("Call with a peer connection prepared ahead", () => {
     expect(t.pc.tracks).toEqual([]);
     t.pc.channels[0]!.open();
     expect(t.call.isOpen).toBe(true);
+    await settle();
+    // Not "connected" yet: the user could not be heard before the track joins.
+    expect(t.events).not.toContain("connected");
     grant(stream);
     await settle();
     expect(t.events.indexOf("phase:channel_open")).toBeLessThan(t.events.indexOf("phase:mic_ready"));
+    expect(t.events.indexOf("phase:mic_ready")).toBeLessThan(t.events.indexOf("connected"));
     expect(t.pc.tracks).toEqual([stream.tracks[0]]);
     expect(t.ends).toEqual([]);
   });
@@ -349,6 +353,7 @@ describe("Call with a peer connection prepared ahead", () => {
     t.pc.channels[0]!.open();
     fail(new DOMException("in use", "NotReadableError"));
     await settle();
+    expect(t.events).not.toContain("connected");
     expect(t.ends).toHaveLength(1);
     expect(t.ends[0]).toMatchObject({ state: "failed", error: { code: "mic_unavailable" } });
     expect(t.pc.closed).toBe(true);
