@@ -54,6 +54,8 @@ export class EventPipe {
   private nextBatch = 0;
   /** A flush is queued for the end of the current task. */
   private flushQueued = false;
+  /** Records queue up without leaving (see hold()). */
+  private held = false;
   private pushedRecords = 0;
   private acknowledgedRecords = 0;
   private readonly maxChars: number;
@@ -99,10 +101,31 @@ export class EventPipe {
     return this.acknowledgedRecords;
   }
 
+  /**
+   * Records pushed from now on wait until release(). A call setup pushes a dozen records in its
+   * few hundred ms, and each message sent then costs the page and the kernel work (a busy/idle
+   * round, JupyterLab's status handling) on the cores the handshake needs; held, they leave as
+   * one batch. Nothing is dropped, and their browser timestamps are those of the moment pushed.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Lets held records go (as one batch when they fit). */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.flush();
+  }
+
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   push(record: OutgoingRecord): void {
     this.queue.push({ record, chars: -1 });
     this.pushedRecords += 1;
-    if (this.flushQueued) return; // rides with the others of this task, at its end
+    if (this.held || this.flushQueued) return; // rides with the others of this task, at its end
     // The first record of a task leaves at once; the ones the same task pushes after it (a call
     // setup records several steps in one go) leave together when the task is done. Every comm
     // message costs a kernel busy/idle round, and JupyterLab answers each status change with DOM
@@ -142,7 +165,7 @@ export class EventPipe {
 
   /** Sends the next batch if the window has room; also retries after `send` threw. */
   flush(): void {
-    if (this.inFlight.length >= this.maxInFlight || this.queue.length === 0) return;
+    if (this.held || this.inFlight.length >= this.maxInFlight || this.queue.length === 0) return;
     const take = this.batchLength();
     const records = this.queue.slice(0, take).map((q) => q.record);
     const batch = this.nextBatch;

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Invoke } from "../src/commands";
-import { RealtimeController } from "../src/controller";
+import { RealtimeController, SETUP_HOLD_MAX_MS } from "../src/controller";
 import { UserFacingError } from "../src/errors";
 import type { Model } from "../src/model";
 import { DEFAULT_MAX_IN_FLIGHT } from "../src/pipe";
@@ -48,42 +48,114 @@ describe("RealtimeController and the kernel", () => {
     expect(controller.traits().phase).toBe("start");
     // The phase is the kernel's to derive from the records: no trait update for it.
     expect("phase" in model.attributes).toBe(false);
-    expect(types()).toEqual(["widget:widget.phase:start", "widget:widget.state:connecting"]);
+    calls[0]!.open();
+    expect(types().slice(0, 2)).toEqual(["widget:widget.phase:start", "widget:widget.state:connecting"]);
+  });
+
+  it("holds a call setup's records until it connects, then sends them together, in order", () => {
+    const { model, controller, calls, types } = setup();
+    const batches = () => (model.sent as { kind: string; records?: unknown[] }[]).filter((m) => m.kind === "rt:events");
+    controller.connect("click");
+    calls[0]!.options.hooks.phase("offer_created");
+    expect(batches()).toHaveLength(0);
+    calls[0]!.open();
+    expect(batches().map((b) => b.records!.length)).toEqual([5]);
+    expect(types()).toEqual([
+      "widget:widget.phase:start",
+      "widget:widget.state:connecting",
+      "widget:widget.phase:offer_created",
+      "widget:widget.phase:channel_open",
+      "widget:widget.state:connected",
+    ]);
+  });
+
+  it("lets a setup's records go before the call sends the kernel a command (the kernel logs its own)", async () => {
+    const model = new FakeModel({ signaling: "relay" });
+    const calls: FakeCall[] = [];
+    const seenByKernel: number[] = [];
+    new RealtimeController({
+      model: model as unknown as Model,
+      invoke: (async () => {
+        seenByKernel.push(model.records().length);
+        return [{ ok: true }, []];
+      }) as unknown as Invoke,
+      createCall: (options) => {
+        const call = new FakeCall(options);
+        calls.push(call);
+        return call;
+      },
+    }).connect("click");
+    await calls[0]!.options.invoke("rt:relay_offer", { sdp: "v=0" });
+    expect(seenByKernel).toEqual([2]); // start, connecting: already on their way
+  });
+
+  it("releases a setup's records when the call fails, or after SETUP_HOLD_MAX_MS of a slow setup", () => {
+    const failing = setup();
+    failing.controller.connect("click");
+    failing.calls[0]!.end({ state: "failed", reason: "no", error: new UserFacingError("ice_failed", "The network path failed.") });
+    expect(failing.types()).toEqual([
+      "widget:widget.phase:start",
+      "widget:widget.state:connecting",
+      "widget:widget.phase:closed",
+      "widget:widget.error",
+      "widget:widget.state:failed",
+    ]);
+
+    vi.useFakeTimers();
+    try {
+      const slow = setup();
+      slow.controller.connect("click");
+      vi.advanceTimersByTime(SETUP_HOLD_MAX_MS - 1);
+      expect(slow.types()).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(slow.types()).toEqual(["widget:widget.phase:start", "widget:widget.state:connecting"]);
+      // From then on records leave as they come, as in a connected call.
+      slow.calls[0]!.options.hooks.phase("offer_created");
+      expect(slow.types().at(-1)).toBe("widget:widget.phase:offer_created");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("pipes every record in order: the first of a task at once, the rest batched", async () => {
     const { model, controller, calls } = setup();
     const batches = () => (model.sent as { kind: string; records?: unknown[] }[]).filter((m) => m.kind === "rt:events");
     controller.connect("click");
-    // connect() records several steps in one task: the first leaves at once, the others together.
-    expect(batches().map((b) => b.records!.length)).toEqual([1]);
+    calls[0]!.open(); // the setup's records leave together (held until now)
+    expect(batches()).toHaveLength(1);
+    model.ackAll();
+    // Records pushed in one task: the first leaves at once, the others together at its end.
+    const hooks = calls[0]!.options.hooks;
+    for (let i = 0; i < 3; i++) hooks.serverEvent({ type: "response.output_text.delta", event_id: `t${i}`, item_id: "a", delta: "x" }, 1);
+    expect(batches().map((b) => b.records!.length)).toEqual([4, 1]);
     await Promise.resolve();
-    expect(batches()).toHaveLength(2);
-    calls[0]!.open();
-    await Promise.resolve();
+    expect(batches().map((b) => b.records!.length)).toEqual([4, 1, 2]);
+    model.ackAll();
+    const already = batches().length;
     // Events arriving one per task (as data-channel messages do) leave one by one while the
     // window has room, then queue until the kernel acknowledges.
     for (let i = 0; i < 1000; i++) {
       calls[0]!.options.hooks.serverEvent({ type: "response.output_text.delta", event_id: `e${i}`, item_id: "a", delta: "x" }, 1);
       await Promise.resolve();
     }
-    expect(batches()).toHaveLength(DEFAULT_MAX_IN_FLIGHT);
+    expect(batches()).toHaveLength(already + DEFAULT_MAX_IN_FLIGHT);
     model.ackAll();
-    const server = model.records().filter((r) => r.source === "server");
+    const server = model.records().filter((r) => r.source === "server" && String(r.event.event_id).startsWith("e"));
     expect(server.map((r) => r.event.event_id)).toEqual(Array.from({ length: 1000 }, (_, i) => `e${i}`));
-    expect(batches().length).toBeLessThan(2 * DEFAULT_MAX_IN_FLIGHT);
+    expect(batches().length - already).toBeLessThan(2 * DEFAULT_MAX_IN_FLIGHT);
   });
 
   it("sends its pipe's name with every batch and takes only acks naming it", () => {
-    const { model, controller } = setup();
+    const { model, controller, calls } = setup();
     controller.connect("click");
+    calls[0]!.open();
     const batch = (model.sent as { kind: string; pipe?: string; batch?: number }[]).find((m) => m.kind === "rt:events")!;
     expect(batch.pipe).toMatch(/^pipe_/);
     model.fromKernel({ kind: "rt:ack", pipe: "pipe_of_another_tab", batch: batch.batch });
     const acknowledged = () => (controller as unknown as { pipe: { acknowledged: number } }).pipe.acknowledged;
     expect(acknowledged()).toBe(0);
     model.fromKernel({ kind: "rt:ack", pipe: batch.pipe, batch: batch.batch });
-    expect(acknowledged()).toBe(1);
+    expect(acknowledged()).toBe(4); // the setup's records: start, connecting, channel_open, connected
   });
 
   it("sends rt:send events on the channel, stamped with an event_id, and logs them as client records", () => {
@@ -145,6 +217,7 @@ describe("RealtimeController and the call", () => {
   it("logs malformed messages as widget.error with the raw text, at their receipt time", () => {
     const { model, controller, calls } = setup();
     controller.connect("click");
+    calls[0]!.open();
     calls[0]!.options.hooks.malformed("{oops", "Unexpected token", 1234.5);
     model.ackAll();
     const record = model.records().at(-1)! as { t_browser_ms?: number; event: Record<string, unknown> };

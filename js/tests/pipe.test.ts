@@ -45,6 +45,22 @@ describe("EventPipe", () => {
     ]);
   });
 
+  it("holds records without sending until released, then sends them as one batch, in order", async () => {
+    const { pipe, sent, ids } = harness();
+    pipe.push(record(0));
+    pipe.hold();
+    await pushEach(pipe, range(3, 1));
+    expect(ids()).toEqual(["evt_0"]);
+    expect(pipe.queued).toBe(3);
+    pipe.ack(0); // an ack does not release a hold either
+    expect(sent).toHaveLength(1);
+    pipe.release();
+    expect(sent[1]).toEqual({ batch: 1, records: [1, 2, 3].map((i) => record(i)) });
+    expect(pipe.isHeld).toBe(false);
+    pipe.release(); // twice is harmless
+    expect(sent).toHaveLength(2);
+  });
+
   it("queues while the window is full and sends the whole queue on ack", async () => {
     const { pipe, sent } = harness({ maxInFlight: 1 });
     await pushEach(pipe, range(5));
