@@ -369,7 +369,7 @@ export class RealtimeController implements PanelSource {
         this.playRemote();
       },
       connected: () => {
-        this.setState("connected", "the event channel is open");
+        this.setState("connected", "the event channel is open and the microphone is in the call");
         this.releaseRecords();
       },
       stats: (sample) => {

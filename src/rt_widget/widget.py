@@ -186,9 +186,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     _esm = _built("widget.js")
     _css = _built("widget.css")
 
-    state = traitlets.Unicode("idle", help="idle | connecting | connected | closed | failed").tag(
-        sync=True
-    )
+    state = traitlets.Unicode(
+        "idle",
+        help="idle | connecting | connected (the event channel is open and the microphone is in "
+        "the call) | closed | failed",
+    ).tag(sync=True)
     # Not synced: set from the widget.phase records as they are logged (the front end keeps its
     # own for the panel), so a call's setup costs no trait message per step.
     phase = traitlets.Unicode(
