@@ -102,10 +102,10 @@ export class EventPipe {
   }
 
   /**
-   * Records pushed from now on wait until release(). A call setup pushes a dozen records in its
-   * few hundred ms, and each message sent then costs the page and the kernel work (a busy/idle
-   * round, JupyterLab's status handling) on the cores the handshake needs; held, they leave as
-   * one batch. Nothing is dropped, and their browser timestamps are those of the moment pushed.
+   * Records pushed from now on wait until release(). A call setup pushes a dozen records within
+   * about a tenth of a second, and each message sent then costs the page and the kernel work (a
+   * busy/idle round, JupyterLab's status handling) on the cores the handshake needs; held, they
+   * leave as one batch. Nothing is dropped, and their browser timestamps are those of the moment pushed.
    */
   hold(): void {
     this.held = true;
