@@ -6,12 +6,12 @@ import type { Model } from "../src/model";
 import { DEFAULT_MAX_IN_FLIGHT } from "../src/pipe";
 import { FakeCall, FakeModel } from "./fakes";
 
-function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}) {
+function setup(traits: ConstructorParameters<typeof FakeModel>[0] = {}, invoke?: (model: FakeModel) => Invoke) {
   const model = new FakeModel(traits);
   const calls: FakeCall[] = [];
   const controller = new RealtimeController({
     model: model as unknown as Model,
-    invoke: (async () => [{ ok: true }, []]) as unknown as Invoke,
+    invoke: invoke ? invoke(model) : ((async () => [{ ok: true }, []]) as unknown as Invoke),
     createCall: (options) => {
       const call = new FakeCall(options);
       calls.push(call);
@@ -70,21 +70,16 @@ describe("RealtimeController and the kernel", () => {
   });
 
   it("lets a setup's records go before the call sends the kernel a command (the kernel logs its own)", async () => {
-    const model = new FakeModel({ signaling: "relay" });
-    const calls: FakeCall[] = [];
     const seenByKernel: number[] = [];
-    new RealtimeController({
-      model: model as unknown as Model,
-      invoke: (async () => {
-        seenByKernel.push(model.records().length);
-        return [{ ok: true }, []];
-      }) as unknown as Invoke,
-      createCall: (options) => {
-        const call = new FakeCall(options);
-        calls.push(call);
-        return call;
-      },
-    }).connect("click");
+    const { controller, calls } = setup(
+      { signaling: "relay" },
+      (model) =>
+        (async () => {
+          seenByKernel.push(model.records().length);
+          return [{ ok: true }, []];
+        }) as unknown as Invoke,
+    );
+    controller.connect("click");
     await calls[0]!.options.invoke("rt:relay_offer", { sdp: "v=0" });
     expect(seenByKernel).toEqual([2]); // start, connecting: already on their way
   });
